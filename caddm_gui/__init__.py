@@ -1,0 +1,1 @@
+"""CADDM Inspector desktop app (PySide6 + pyqtgraph): a thin view over `core`."""

@@ -1,0 +1,1 @@
+"""Reports written from an analysis result: report.json, frames.csv, report.html, report.pdf."""
