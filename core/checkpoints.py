@@ -1,0 +1,198 @@
+"""Loading and saving CADDM checkpoints, safely.
+
+Two formats load:
+- **ours**: one safetensors file; its header metadata holds `caddm` = JSON with the model config (backbone, ADM width,
+  input convention, input size), and the model card (name, training data and command, metrics, licence, date, ...).
+  Tensors may be stored fp16 (the bundled model) and are loaded as float32.
+- **the authors'** released CADDM checkpoints: a torch pickle `{'network': state_dict}` (with or without DataParallel
+  `module.` prefixes) for resnet34, efficientnet-b3 and efficientnet-b4, mapped onto our modules. Read with
+  `torch.load(weights_only=True)` only: a pickle that holds code is refused, never executed.
+
+Every failure is a `CheckpointError` naming the file and the problem.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import struct
+import zipfile
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .atomic import atomic_write_bytes
+from .device import resolve_device
+from .errors import CheckpointError
+from .model import CADDM, ModelConfig
+
+FORMAT = "caddm-inspector/checkpoint@1"
+METADATA_KEY = "caddm"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------- our format
+def save_model(model: CADDM, path: str | os.PathLike, *, half: bool = False, **metadata) -> Path:
+    """Write `model` to `path` (safetensors, atomic). `metadata` (JSON-serialisable) joins `model.metadata`:
+    name, training data and command, metrics, licence, ... `half=True` stores floating tensors as fp16."""
+    from safetensors.torch import save
+
+    path = Path(path)
+    meta = {**getattr(model, "metadata", {}), **metadata}
+    meta.pop("source", None)  # where this copy was loaded from is not part of the card
+    meta.setdefault("created_utc", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    meta.setdefault("software", f"caddm-inspector {__version__}")
+    header = {"format": FORMAT, "config": model.config.to_dict(), "card": meta}
+    tensors = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().to("cpu").contiguous()
+        if half and v.is_floating_point():
+            v = v.half()
+        tensors[k] = v
+    data = save(tensors, metadata={METADATA_KEY: json.dumps(header, sort_keys=True)})
+    atomic_write_bytes(path, data)
+    return path
+
+
+def _is_safetensors(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) < 9:
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    return 2 <= n < 100_000_000 and head[8:9] == b"{"
+
+
+def _read_ours(path: Path) -> tuple[dict, dict]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get(METADATA_KEY)
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(path, f"corrupt or truncated safetensors file ({e})") from None
+    if raw is None:
+        raise CheckpointError(path, "is a safetensors file but not a CADDM Inspector checkpoint (no 'caddm' metadata)")
+    try:
+        header = json.loads(raw)
+        assert header.get("format") == FORMAT, f"unknown format {header.get('format')!r}"
+        ModelConfig.from_dict(header["config"])
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(path, f"has unreadable CADDM metadata ({e})") from None
+    return header, state
+
+
+# --------------------------------------------------------------------------------------------- authors' format
+_ADM_RULES = [
+    (re.compile(r"^adm\.adm_extra_layers\.([012])\.0\.downsample\.(\d)\."), r"adm.blocks.\1.shortcut.\2."),
+    (re.compile(r"^adm\.adm_extra_layers\.([012])\.0\."), r"adm.blocks.\1."),
+    (re.compile(r"^adm\.adm_extra_layers\.3\.downsample\."), r"adm.blocks.3.shortcut."),
+    (re.compile(r"^adm\.adm_extra_layers\.3\."), r"adm.blocks.3."),
+    (re.compile(r"^adm\.multi_scale_detection_module\.ms_dets\."), r"adm.loc_heads."),
+    (re.compile(r"^adm\.multi_scale_detection_module\.ms_cls\."), r"adm.conf_heads."),
+]
+
+
+def _authors_backbone(state: dict, path: Path) -> str:
+    if "base_model.layer4.0.conv1.weight" in state:
+        n_layer3 = len({k.split(".")[2] for k in state if k.startswith("base_model.layer3.")})
+        if n_layer3 == 6 and state["base_model.layer4.0.conv1.weight"].shape[0] == 512:
+            return "resnet34"
+        raise CheckpointError(path, "has a ResNet backbone other than ResNet-34; the authors released resnet34 only")
+    head = state.get("base_model._conv_head.weight")
+    if head is not None:
+        by_width = {1536: "efficientnet-b3", 1792: "efficientnet-b4"}
+        if head.shape[0] in by_width:
+            return by_width[head.shape[0]]
+        raise CheckpointError(path, f"has an EfficientNet head of width {head.shape[0]}: not b3 (1536) or b4 (1792)")
+    raise CheckpointError(path, "is not a CADDM checkpoint (no base_model backbone tensors)")
+
+
+def convert_authors_state(state: dict, path: Path) -> tuple[ModelConfig, dict]:
+    """The authors' state_dict (prefixes stripped) -> (our ModelConfig, our state_dict)."""
+    backbone = _authors_backbone(state, path)
+    model = CADDM(ModelConfig(backbone))
+    out = {}
+    backbone_src = {k[len("base_model."):]: v for k, v in state.items() if k.startswith("base_model.")}
+    if backbone == "resnet34":
+        own = model.backbone.state_dict()
+        backbone_dst = {k: v for k, v in backbone_src.items() if k in own}
+    else:
+        from .backbones import map_state_by_order
+        backbone_dst = map_state_by_order(backbone_src, model.backbone, source=str(path),
+                                          skip=lambda k: k.startswith("_fc."))
+    out.update({f"backbone.{k}": v for k, v in backbone_dst.items()})
+    for k, v in state.items():
+        if k.startswith("adm."):
+            for pattern, repl in _ADM_RULES:
+                if pattern.match(k):
+                    out[pattern.sub(repl, k, count=1)] = v
+                    break
+        elif k.startswith("fc."):
+            out[k] = v
+    return model.config, out
+
+
+def _read_authors(path: Path) -> tuple[ModelConfig, dict]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001
+        text = str(e)
+        if "Weights only load failed" in text or "Unsupported global" in text or "UnpicklingError" in type(e).__name__:
+            raise CheckpointError(path, "refused: the pickle holds objects other than tensors (possibly code); "
+                                        "only plain weight files are loaded") from None
+        if isinstance(e, (zipfile.BadZipFile, EOFError, RuntimeError)):
+            raise CheckpointError(path, "is corrupt or truncated (cannot be read as a torch checkpoint)") from None
+        raise CheckpointError(path, f"is not a model checkpoint ({type(e).__name__})") from None
+    state = obj.get("network", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(path, "is not a CADDM checkpoint (expected {'network': state_dict} of tensors)")
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    return convert_authors_state(state, path)
+
+
+# ------------------------------------------------------------------------------------------------- public API
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> CADDM:
+    """Load a checkpoint of either format; the model is in eval mode on `device` ("auto" allowed).
+
+    `model.metadata` holds the model card plus `source`: {path, sha256, format}.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(path, "model file not found")
+    if path.is_dir():
+        raise CheckpointError(path, "is a folder, not a model file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "is empty")
+    if _is_safetensors(path):
+        header, state = _read_ours(path)
+        config = ModelConfig.from_dict(header["config"])
+        card, fmt = dict(header.get("card", {})), "caddm-inspector"
+    else:
+        config, state = _read_authors(path)
+        card, fmt = {"name": f"authors-{config.backbone}", "licence": "see the authors' release (Apache-2.0 code)"}, "authors"
+    try:
+        model = CADDM(config)
+    except ValueError as e:
+        raise CheckpointError(path, f"describes a model that cannot be built ({e})") from None
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        what = f"lacks {len(missing)} tensors (first: {missing[0]})" if missing else \
+            f"has {len(unexpected)} unknown tensors (first: {unexpected[0]})"
+        raise CheckpointError(path, f"does not match its {config.backbone} architecture: {what}")
+    model.metadata = {**card, "source": {"path": str(path.resolve()), "sha256": file_sha256(path), "format": fmt}}
+    model.metadata.setdefault("name", path.stem)
+    return model.to(resolve_device(device)).eval()

@@ -1,0 +1,33 @@
+"""Choosing the compute device: "auto" takes CUDA, then Apple MPS, then the CPU; never requires a GPU."""
+from __future__ import annotations
+
+import torch
+
+CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """"auto" | "cpu" | "cuda" | "cuda:N" | "mps" -> torch.device. Asking for an absent GPU raises ValueError."""
+    if isinstance(name, torch.device):
+        return name
+    name = (name or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available (use --device auto or cpu)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' was asked for but Apple MPS is not available (use --device auto or cpu)")
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    """Human-readable device name for status bars and reports, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100'."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
