@@ -1,0 +1,95 @@
+import os
+import pickle
+import struct
+
+import pytest
+import torch
+
+from core.checkpoints import load_model, save_model
+from core.errors import CheckpointError
+from core.model import CADDM, ModelConfig
+
+SMALL = ModelConfig("timm:resnet18", adm_width=32)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    torch.manual_seed(1)
+    model = CADDM(SMALL).eval()
+    path = tmp_path_factory.mktemp("ckpt") / "small.safetensors"
+    save_model(model, path, name="small-test", training={"data": "none", "command": "test"}, metrics={"auc": 0.5})
+    return model, path
+
+
+def test_round_trip_same_outputs_and_card(saved):
+    model, path = saved
+    loaded = load_model(path)
+    assert not loaded.training
+    assert loaded.config.to_dict() == model.config.to_dict()
+    assert loaded.metadata["name"] == "small-test" and loaded.metadata["metrics"] == {"auc": 0.5}
+    assert len(loaded.metadata["source"]["sha256"]) == 64
+    x = torch.rand(2, 3, 224, 224) * 255
+    with torch.inference_mode():
+        a, b = model(x), loaded(x)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_fp16_storage_is_close(saved, tmp_path):
+    model, full = saved
+    path = save_model(model, tmp_path / "half.safetensors", half=True)
+    assert path.stat().st_size < 0.55 * full.stat().st_size
+    x = torch.rand(2, 3, 224, 224) * 255
+    with torch.inference_mode():
+        assert torch.allclose(model(x)["prob"], load_model(path)(x)["prob"], atol=1e-2)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/caddm-pwned",))
+
+
+def _expect(path, words):
+    with pytest.raises(CheckpointError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert any(w in message for w in words), message
+    return message
+
+
+def test_bad_files_give_one_clear_error(tmp_path, saved):
+    _expect(tmp_path / "missing.pt", ["not found"])
+    _expect(tmp_path, ["folder"])
+    (tmp_path / "empty.pt").write_bytes(b"")
+    _expect(tmp_path / "empty.pt", ["empty"])
+    (tmp_path / "notes.pt").write_text("hello, this is not a checkpoint")
+    _expect(tmp_path / "notes.pt", ["not a model", "corrupt", "not a CADDM"])
+    good = saved[1].read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(good[: len(good) // 2])
+    _expect(tmp_path / "cut.safetensors", ["corrupt or truncated"])
+    torch.save({"network": {"x": torch.zeros(2)}}, tmp_path / "t.pkl")
+    pkl = (tmp_path / "t.pkl").read_bytes()
+    (tmp_path / "cut.pkl").write_bytes(pkl[: len(pkl) // 2])
+    _expect(tmp_path / "cut.pkl", ["corrupt", "truncated"])
+    # a state_dict of some other network
+    torch.save({"network": torch.nn.Linear(3, 2).state_dict()}, tmp_path / "other.pkl")
+    _expect(tmp_path / "other.pkl", ["not a CADDM checkpoint"])
+    # a plain safetensors file that is not ours
+    from safetensors.torch import save_file
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
+    _expect(tmp_path / "plain.safetensors", ["not a CADDM Inspector checkpoint"])
+
+
+def test_pickle_with_code_is_refused_not_run(tmp_path):
+    marker = "/tmp/caddm-pwned"
+    if os.path.exists(marker):
+        os.unlink(marker)
+    path = tmp_path / "evil.pkl"
+    with open(path, "wb") as f:
+        pickle.dump({"network": _Evil()}, f)
+    _expect(path, ["refused"])
+    assert not os.path.exists(marker)
+    torch.save({"network": _Evil()}, tmp_path / "evil2.pt")
+    _expect(tmp_path / "evil2.pt", ["refused"])
+    assert not os.path.exists(marker)
