@@ -7,7 +7,9 @@ coordinate refers to its centre, as in `cv2.warpAffine` (pixel (0, 0) covers [-0
 An alignment is a 2x3 affine matrix `M` (float64) mapping frame pixels to crop pixels:
 `crop_xy = M[:, :2] @ frame_xy + M[:, 2]`. At test time (the default `AlignParams`) it is a similarity: the
 least-squares fit of five landmark points (eye centres, nose tip, mouth corners) to the authors' mean face,
-exactly as their `align_5p` computes it. Training adds a random scale, shift, rotation about the crop centre
+exactly as their `align_5p` computes it (including their truncation of the eye centres to whole pixels, which
+moves a crop by up to one frame pixel; matching it keeps crops identical to those their weights were trained
+and tested on: the fixture crop is reproduced to within one grey level). Training adds a random scale, shift, rotation about the crop centre
 and a small stretch (`AlignParams.random`).
 
 Deviation from the authors, by design: their stretch (p=0.2, 0.97-1.03) maps the four eye/mouth points with a
