@@ -352,9 +352,11 @@ def draw_sample(sample: MFSSample, scale: int = 1) -> np.ndarray:
         cv2.rectangle(img, (int(round(x0)), int(round(y0))), (int(round(x1)) - 1, int(round(y1)) - 1),
                       colour, 2 if full else 1)
     caption = sample.kind + (f" {sample.blend}" if sample.blend else "")
-    cv2.putText(img, caption, (4, img.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(img, caption, (4, img.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1,
-                cv2.LINE_AA)
+    (tw, th), base = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+    y = img.shape[0] - 4
+    cv2.rectangle(img, (2, y - th - 3), (min(6 + tw, img.shape[1] - 1), min(y + base, img.shape[0] - 1)),
+                  (0, 0, 0), -1)
+    cv2.putText(img, caption, (4, y - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
     return img
 
 
