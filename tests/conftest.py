@@ -9,7 +9,19 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CADDM_SHARED", ROOT.parent / "shared"))
+
+
+def _find_shared() -> Path:
+    """$CADDM_SHARED, else the first `shared/` beside the checkout or beside one of its parents."""
+    if os.environ.get("CADDM_SHARED"):
+        return Path(os.environ["CADDM_SHARED"])
+    for parent in ROOT.parents:
+        if (parent / "shared" / "DESIGN.md").exists():
+            return parent / "shared"
+    return ROOT.parent / "shared"
+
+
+SHARED = _find_shared()
 SHARED_DATA = SHARED / "data"
 REFERENCE = SHARED / "fixtures" / "caddm_reference"
 
