@@ -1,0 +1,205 @@
+"""The analysis engine: a video file -> an `AnalysisResult` (per-frame and per-face P(fake), artifact boxes in frame
+pixels, tracks, video verdict).
+
+Two stages overlap: a producer thread decodes the selected frames and prepares faces (detect / follow, landmarks,
+align: `core.face_pipeline`), while the calling thread scores the crops in batches (`core.inference.Predictor`) and
+maps artifact boxes back into the frame. Frames stream through a bounded queue: memory stays flat on long videos.
+
+Progress and cancellation: `progress(done, total, frame_result)` is called for every finished frame (in order);
+`cancel()` (any callable returning bool, e.g. `threading.Event().is_set`) is polled between frames. A cancelled run
+returns what it has, with `complete = False`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import __version__
+from .artifacts import BoxSettings
+from .face_pipeline import DetectorSettings, FacePipeline, PreparedFace
+from .faces.align import crop_to_frame
+from .frames import FrameSelection
+from .inference import Predictor
+from .results import (SCHEMA, AnalysisResult, AnalysisSettings, Artifact, FaceResult, FrameResult, ModelInfo, Review,
+                      summarize, track_summaries)
+from .video import VideoInfo, VideoReader, probe_video
+
+ProgressFn = Callable[[int, int, "FrameResult | None"], None]
+CancelFn = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Everything that decides an analysis result (threshold only changes the verdict, not the scores)."""
+
+    frames: FrameSelection = FrameSelection("count", 32)
+    threshold: float = 0.5
+    detector: DetectorSettings = DetectorSettings()
+    boxes: BoxSettings = BoxSettings()
+    batch_size: int = 16
+    device: str = "auto"
+    torch_threads: int | None = None  # None: all cores less the one the producer thread keeps busy
+
+    def settings(self, device_used: str) -> AnalysisSettings:
+        return AnalysisSettings(frame_selection=self.frames, threshold=self.threshold, device=device_used,
+                                batch_size=self.batch_size, detector=self.detector.to_dict(),
+                                extra={"boxes": self.boxes.to_dict()})
+
+
+@dataclass
+class _Prepared:
+    index: int
+    time_s: float
+    faces: list[PreparedFace]
+
+
+_END = object()
+
+
+def model_info(model) -> ModelInfo:
+    meta = dict(getattr(model, "metadata", {}) or {})
+    source = meta.pop("source", {}) or {}
+    return ModelInfo(name=meta.get("name", "unnamed"), backbone=model.config.backbone,
+                     sha256=source.get("sha256", ""), path=source.get("path", ""),
+                     input_size=model.config.input_size,
+                     metadata={k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, dict, list))})
+
+
+def _producer(path, indices, pipeline: FacePipeline, out: queue.Queue, stop: threading.Event, timings: dict,
+              errors: list):
+    try:
+        with VideoReader(path) as reader:
+            t_decode = 0.0
+            t = time.perf_counter()
+            for frame in reader.frames(indices):
+                t_decode += time.perf_counter() - t
+                if stop.is_set():
+                    break
+                faces = pipeline.process(frame.index, frame.image)
+                while not stop.is_set():
+                    try:
+                        out.put(_Prepared(frame.index, frame.time_s, faces), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                t = time.perf_counter()
+            timings["decode"] = t_decode
+    except BaseException as e:  # noqa: BLE001 - handed to the consumer, which re-raises in the caller's thread
+        errors.append(e)
+    finally:
+        out.put(_END)
+
+
+def _face_result(face: PreparedFace, prediction) -> FaceResult:
+    artifacts = []
+    if prediction.artifacts:
+        crop_boxes = np.array([a.box for a in prediction.artifacts], dtype=np.float64)
+        corners, boxes = crop_to_frame(crop_boxes, face.matrix)
+        for a, c, b in zip(prediction.artifacts, corners, boxes):
+            artifacts.append(Artifact(box=[round(float(v), 2) for v in b],
+                                      corners=[[round(float(x), 2), round(float(y), 2)] for x, y in c],
+                                      score=round(float(a.score), 6), crop_box=[float(v) for v in a.box]))
+    return FaceResult(track=int(face.track), box=[round(float(v), 2) for v in face.box],
+                      det_score=None if np.isnan(face.det_score) else round(float(face.det_score), 4),
+                      score=round(float(prediction.prob), 6),
+                      landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in face.landmarks],
+                      artifacts=artifacts)
+
+
+def analyze_video(path, predictor: Predictor, options: AnalysisOptions = AnalysisOptions(),
+                  progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+                  pipeline: FacePipeline | None = None, info: VideoInfo | None = None) -> AnalysisResult:
+    """Analyse one video (`info`: its `probe_video` result when the caller has it already).
+
+    Raises `VideoError` for an unreadable file; never modifies it."""
+    t_start = time.perf_counter()
+    info = info or probe_video(path)
+    indices = options.frames.indices(info.frame_count)
+    pipeline = pipeline or FacePipeline(options.detector)
+    pipeline.reset()
+    timings: dict[str, float] = {"probe": time.perf_counter() - t_start}
+
+    threads_before = torch.get_num_threads()
+    if predictor.device.type == "cpu":
+        # The producer keeps one core busy; a torch pool spanning all cores beside it collapses under contention.
+        torch.set_num_threads(options.torch_threads or max(1, threads_before - 1))
+    q: queue.Queue = queue.Queue(maxsize=max(4, 2 * options.batch_size))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    worker = threading.Thread(target=_producer, name="caddm-decode",
+                              args=(path, indices, pipeline, q, stop, timings, errors), daemon=True)
+    worker.start()
+
+    frames: list[FrameResult] = []
+    pending: list[_Prepared] = []
+    t_model = t_boxes = 0.0
+    cancelled = False
+
+    def flush():
+        nonlocal t_model, t_boxes
+        faces = [f for p in pending for f in p.faces]
+        preds = []
+        if faces:
+            t0 = time.perf_counter()
+            preds = predictor.predict(np.stack([f.crop for f in faces]))
+            t_model += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        k = 0
+        for p in pending:
+            face_results = [_face_result(f, preds[k + i]) for i, f in enumerate(p.faces)]
+            k += len(p.faces)
+            score = max((f.score for f in face_results), default=None)
+            fr = FrameResult(index=p.index, time_s=round(float(p.time_s), 4), score=score, faces=face_results)
+            frames.append(fr)
+            if progress is not None:
+                progress(len(frames), len(indices), fr)
+        t_boxes += time.perf_counter() - t0
+        pending.clear()
+
+    try:
+        while True:
+            if cancel is not None and cancel():
+                cancelled = True
+                break
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                break
+            pending.append(item)
+            if sum(len(p.faces) for p in pending) >= options.batch_size or len(pending) >= options.batch_size:
+                flush()
+        if not cancelled:
+            flush()
+    finally:
+        stop.set()
+        while worker.is_alive():  # drain so the producer never blocks on a full queue
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        worker.join()
+        torch.set_num_threads(threads_before)
+    if errors:
+        raise errors[0]
+
+    timings.update({k: round(v, 4) for k, v in pipeline.times.to_dict().items() if k != "detections"})
+    timings.update({"model": round(t_model, 4), "boxes": round(t_boxes, 4),
+                    "total": round(time.perf_counter() - t_start, 4)})
+    complete = not cancelled and len(frames) == len(indices)
+    return AnalysisResult(
+        schema=SCHEMA, software={"name": "caddm-inspector", "version": __version__},
+        created_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        video=info, model=model_info(predictor.model),
+        settings=options.settings(str(predictor.device)),
+        frames=frames, tracks=track_summaries(frames, options.threshold),
+        summary=summarize(frames, options.threshold), timings=timings, complete=complete, case=None,
+        review=Review())

@@ -1,0 +1,220 @@
+"""`caddm-analyze`: analyse suspect videos headless and write evidence reports.
+
+    caddm-analyze VIDEO_OR_FOLDER... --out DIR [--model PATH] [--device auto|cpu|cuda]
+                  [--all-frames | --stride K | --frames N] [--threshold T] [--format json,csv,html,pdf]
+                  [--case-id ID] [--analyst NAME] [--notes TEXT] [--no-cache]
+
+Writes DIR/<video name>/ per video and prints one verdict line per video.
+Exit codes: 0 all videos analysed, 1 at least one failed (the others still run), 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import CaddmError, OutputError
+
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".3gp"}
+FORMATS = ("json", "csv", "html", "pdf")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="caddm-analyze",
+        description="Analyse suspect videos for face manipulation with CADDM and write reports "
+                    "(per-frame P(fake), artifact boxes, video verdict).",
+        epilog="Exit codes: 0 all analysed, 1 a video failed (the others still run), 2 usage error.")
+    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files, or folders of videos")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder; one sub-folder per video")
+    p.add_argument("--model", metavar="PATH", help="checkpoint: ours (.safetensors) or the authors' (.pkl); "
+                                                   "default: the bundled model")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    sel = p.add_mutually_exclusive_group()
+    sel.add_argument("--all-frames", action="store_true", help="analyse every frame")
+    sel.add_argument("--stride", type=int, metavar="K", help="analyse every K-th frame")
+    sel.add_argument("--frames", type=int, metavar="N", help="analyse N evenly spaced frames (default 32, as the paper)")
+    p.add_argument("--threshold", type=float, default=0.5, help="P(fake) at or above which a frame/video is "
+                                                                 "called fake (default 0.5)")
+    p.add_argument("--format", default=",".join(FORMATS), help="comma-separated report formats: "
+                                                               + ",".join(FORMATS))
+    p.add_argument("--case-id", default=None)
+    p.add_argument("--analyst", default=None)
+    p.add_argument("--notes", default=None, help="case notes for the report header")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--no-cache", action="store_true", help="re-analyse even when a cached result exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _frame_selection(args):
+    from .frames import FrameSelection
+
+    if args.all_frames:
+        return FrameSelection("all", 1)
+    if args.stride is not None:
+        return FrameSelection("stride", args.stride)
+    return FrameSelection("count", args.frames if args.frames is not None else 32)
+
+
+def collect_videos(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Files as given, folders expanded to the videos inside (recursively, sorted). Returns (videos, problems)."""
+    videos, problems = [], []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+            if not found:
+                problems.append(f"{path}: folder holds no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+            videos += found
+        else:
+            videos.append(path)  # missing or unreadable files are reported per video, with the others still run
+    return videos, problems
+
+
+def _out_dirs(videos: list[Path], out: Path) -> list[Path]:
+    """DIR/<video stem>, with a numeric suffix where two inputs share a name."""
+    used: dict[str, int] = {}
+    dirs = []
+    for v in videos:
+        name = v.stem or "video"
+        n = used.get(name, 0)
+        used[name] = n + 1
+        dirs.append(out / (name if n == 0 else f"{name}-{n + 1}"))
+    return dirs
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (redrawn at most 5 times a second; plain lines when not a terminal)."""
+
+    def __init__(self, label: str, enabled: bool = True):
+        self.label, self.enabled = label, enabled
+        self.tty = sys.stderr.isatty()
+        self.start = time.perf_counter()
+        self.last = 0.0
+        self.last_pct = -1
+
+    def __call__(self, done: int, total: int, _frame=None) -> None:
+        if not self.enabled or total <= 0:
+            return
+        now = time.perf_counter()
+        pct = int(100 * done / total)
+        if self.tty:
+            if now - self.last < 0.2 and done < total:
+                return
+            elapsed = now - self.start
+            rate = done / elapsed if elapsed > 0 else 0.0
+            eta = (total - done) / rate if rate > 0 else 0.0
+            bar = "#" * (pct * 30 // 100)
+            sys.stderr.write(f"\r{self.label[:28]:28s} [{bar:30s}] {done}/{total} {rate:5.1f} fr/s ETA {eta:4.0f}s")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif pct // 25 != self.last_pct // 25 or done >= total:
+            print(f"{self.label}: {done}/{total} frames", file=sys.stderr, flush=True)
+            self.last_pct = pct
+        self.last = now
+
+
+def _check_out_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(out, f"cannot create output folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(out, "output folder is not writable")
+
+
+def verdict_line(result, report_dir: Path) -> str:
+    s = result.summary
+    score = "  n/a" if s.video_score is None else f"{s.video_score:.3f}"
+    state = "" if result.complete else " INCOMPLETE"
+    return (f"{s.verdict.upper():7s} {score}  {result.video.path}  ({s.frames_with_faces}/{s.frames_analysed} frames "
+            f"with a face, {s.n_tracks} track{'s' if s.n_tracks != 1 else ''}, threshold {s.threshold:g}){state} "
+            f"-> {report_dir}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        parser.error(f"unknown report format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(FORMATS)}")
+    if args.stride is not None and args.stride < 1:
+        parser.error("--stride must be >= 1")
+    if args.frames is not None and args.frames < 1:
+        parser.error("--frames must be >= 1")
+    if not 0.0 <= args.threshold <= 1.0:
+        parser.error("--threshold must be between 0 and 1")
+
+    videos, problems = collect_videos(args.inputs)
+    for msg in problems:
+        print(f"error: {msg}", file=sys.stderr)
+    out = Path(args.out)
+    try:
+        _check_out_dir(out)
+    except CaddmError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not videos:
+        return 1
+
+    # Heavy imports only once the arguments are known to be good (--help stays instant).
+    from .analysis import AnalysisOptions, analyze_video
+    from .cache import ResultCache
+    from .checkpoints import load_model
+    from .inference import Predictor
+    from .registry import resolve_model
+    from .reports import write_reports
+    from .results import CaseInfo
+    from .video import VideoReader, probe_video
+
+    try:
+        model = load_model(resolve_model(args.model), device=args.device)
+        predictor = Predictor(model, device=args.device, batch_size=args.batch_size)
+    except (CaddmError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    options = AnalysisOptions(frames=_frame_selection(args), threshold=args.threshold, batch_size=args.batch_size,
+                              device=args.device)
+    cache = None if args.no_cache else ResultCache()
+    case = CaseInfo(case_id=args.case_id, analyst=args.analyst, notes=args.notes) \
+        if (args.case_id or args.analyst or args.notes) else None
+
+    failed = bool(problems)
+    for video, report_dir in zip(videos, _out_dirs(videos, out)):
+        try:
+            info = probe_video(video)
+            key = None
+            result = None
+            if cache is not None:
+                key = cache.key(info.sha256, model.metadata["source"]["sha256"],
+                                options.settings(str(predictor.device)))
+                result = cache.get(key)
+                if result is not None:
+                    result.video.path = str(video)
+                    result = result.with_threshold(args.threshold)
+            if result is None:
+                bar = ProgressBar(video.name, enabled=not args.quiet)
+                result = analyze_video(video, predictor, options, progress=bar, info=info)
+                if cache is not None and result.complete:
+                    cache.put(key, result)
+            result.case = case
+            report_dir.mkdir(parents=True, exist_ok=True)
+            with VideoReader(video) as reader:
+                write_reports(result, report_dir, formats=formats, frame_source=reader.read_frame)
+            print(verdict_line(result, report_dir), flush=True)
+        except CaddmError as e:
+            print(f"error: {e}", file=sys.stderr)
+            failed = True
+        except OSError as e:
+            print(f"error: {OutputError(report_dir, f'cannot write reports ({e.strerror or e})')}", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""From decoded frames to aligned face crops: detect (on a downscaled copy, every few frames), follow faces between
+detections by their landmarks, fit 68 landmarks at full resolution, align to the 224 crop, link faces into tracks.
+
+`FacePipeline.process(frame) -> list[PreparedFace]`, frames in increasing index order. Coordinates: boxes xyxy
+frame pixels; `M` (2, 3) maps frame pixels to crop pixels.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .faces.align import AlignParams, align_face
+from .faces.detect import FaceDetector
+from .faces.landmarks import LandmarkPredictor
+from .faces.track import FaceTracker
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """max_side: detect on a copy whose longer side is at most this (None: full size); upsample: dlib HOG upsampling
+    (1 finds faces down to ~40 px at detection scale, 0 down to ~80 px); threshold: HOG score cut-off;
+    detect_every: run the detector at least every this many frames (by index); in between, faces are followed by
+    their landmarks; min_face: faces narrower than this (frame px) are ignored."""
+
+    max_side: int | None = 640
+    upsample: int = 0
+    threshold: float = 0.0
+    detect_every: int = 8
+    min_face: int = 48
+    track_iou: float = 0.3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DetectorSettings":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class PreparedFace:
+    track: int
+    box: np.ndarray  # (4,) xyxy frame px: the detector's box, or one derived from the landmarks between detections
+    det_score: float  # HOG score; NaN for a face followed by its landmarks
+    landmarks: np.ndarray  # (68, 2) frame px
+    crop: np.ndarray  # (224, 224, 3) BGR uint8
+    matrix: np.ndarray  # (2, 3) frame px -> crop px
+
+
+@dataclass
+class StageTimes:
+    detect: float = 0.0
+    landmarks: float = 0.0
+    align: float = 0.0
+    detections: int = 0  # frames on which the detector ran
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _landmark_box(landmarks: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """A detector-like box from landmarks: the landmarks' bounds adjusted by a per-track ratio learned at the last
+    detection ([dx0, dy0, dx1, dy1] in units of the landmarks' width/height)."""
+    x0, y0 = landmarks.min(axis=0)
+    x1, y1 = landmarks.max(axis=0)
+    w, h = x1 - x0, y1 - y0
+    return np.array([x0 + ratio[0] * w, y0 + ratio[1] * h, x1 + ratio[2] * w, y1 + ratio[3] * h])
+
+
+def _box_ratio(box: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    x0, y0 = landmarks.min(axis=0)
+    x1, y1 = landmarks.max(axis=0)
+    w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    return np.array([(box[0] - x0) / w, (box[1] - y0) / h, (box[2] - x1) / w, (box[3] - y1) / h])
+
+
+@dataclass
+class _Followed:
+    landmarks: np.ndarray
+    ratio: np.ndarray
+    last_index: int
+
+
+class FacePipeline:
+    """Stateful per video: call `process` on frames in increasing index order; `reset()` between videos."""
+
+    def __init__(self, settings: DetectorSettings = DetectorSettings(), align: AlignParams = AlignParams()):
+        self.settings = settings
+        self.align_params = align
+        self.detector = FaceDetector(settings.max_side, settings.upsample, settings.threshold)
+        self.landmarks = LandmarkPredictor()
+        self.times = StageTimes()
+        self.reset()
+
+    def reset(self) -> None:
+        self.tracker = FaceTracker(self.settings.track_iou, max_gap=max(30, 2 * self.settings.detect_every))
+        self._followed: dict[int, _Followed] = {}
+        self._last_detection: int | None = None
+
+    def _due(self, index: int) -> bool:
+        return (self._last_detection is None or not self._followed
+                or index - self._last_detection >= self.settings.detect_every)
+
+    def process(self, index: int, image: np.ndarray) -> list[PreparedFace]:
+        s = self.settings
+        t0 = time.perf_counter()
+        detected = self._due(index)
+        if detected:
+            dets = [d for d in self.detector.detect(image) if d.box[2] - d.box[0] >= s.min_face]
+            boxes = [np.asarray(d.box, dtype=np.float64) for d in dets]
+            scores = [float(d.score) for d in dets]
+            self._last_detection = index
+            self.times.detections += 1
+        else:  # follow each live track from its previous landmarks
+            boxes = [_landmark_box(f.landmarks, f.ratio) for f in self._followed.values()]
+            scores = [float("nan")] * len(boxes)
+        t1 = time.perf_counter()
+        self.times.detect += t1 - t0
+
+        ids = self.tracker.update(index, np.array(boxes).reshape(-1, 4))
+        faces: list[PreparedFace] = []
+        followed: dict[int, _Followed] = {}
+        for track, box, score in zip(ids, boxes, scores):
+            ta = time.perf_counter()
+            lm = self.landmarks.predict(image, box)
+            tb = time.perf_counter()
+            crop, matrix = align_face(image, lm, self.align_params)
+            tc = time.perf_counter()
+            self.times.landmarks += tb - ta
+            self.times.align += tc - tb
+            prev = self._followed.get(track)
+            ratio = _box_ratio(box, lm) if detected or prev is None else prev.ratio
+            followed[track] = _Followed(lm, ratio, index)
+            faces.append(PreparedFace(track, box, score, lm, crop, matrix))
+        self._followed = followed
+        return faces
