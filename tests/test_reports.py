@@ -168,3 +168,15 @@ def test_no_pyplot_state():
     if "matplotlib.pyplot" in sys.modules:  # imported elsewhere: then no figures may be left open by us
         import matplotlib.pyplot as plt
         assert plt.get_fignums() == []
+
+
+def test_pdf_long_text_runs_over_pages():
+    from dataclasses import replace
+    import re as _re
+    from core.results import CaseInfo, Review
+    r = replace(make_result(), case=CaseInfo("L-1", "B", "lorem ipsum $x$ " * 1500),
+                review=Review(flags={100}, notes={100: "n " * 1500}))
+    short = render_reports(make_result(), ("pdf",), frame_source=frame_source)["pdf"]
+    long = render_reports(r, ("pdf",), frame_source=frame_source)["pdf"]
+    count = lambda b: len(_re.findall(rb"/Type\s*/Page[^s]", b))
+    assert count(long) > count(short) + 2

@@ -26,6 +26,7 @@ TRACK_COLOURS = ["#1f77b4", "#9467bd", "#2ca02c", "#8c564b", "#e377c2", "#17becf
                  "#ff7f0e", "#d62728"]
 ABOVE_COLOUR = "#d62728"
 NOFACE_COLOUR = "#b0b0b0"
+MAX_LEGEND_TRACKS = 6
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -203,16 +204,20 @@ def draw_timeline(ax: Axes, result: AnalysisResult, fontsize: float = 9.0) -> No
     for a, b in _spans(times, [f.score is None for f in frames], t_end):
         ax.axvspan(a, b, color=NOFACE_COLOUR, alpha=0.35, lw=0)
     tracks = sorted({face.track for f in frames for face in f.faces})
-    handles = []
+    lines = {}
     marker = "o" if len(frames) <= 200 else None
     for k, track in enumerate(tracks):
         y = []
         for f in frames:
             s = [face.score for face in f.faces if face.track == track]
             y.append(max(s) if s else np.nan)
-        (line,) = ax.plot(times, y, color=TRACK_COLOURS[k % len(TRACK_COLOURS)], lw=1.4, marker=marker,
-                          ms=3.5, label=f"track {track}")
-        handles.append(line)
+        (lines[track],) = ax.plot(times, y, color=TRACK_COLOURS[k % len(TRACK_COLOURS)], lw=1.4, marker=marker,
+                                  ms=3.5, label=f"track {track}")
+    # the legend names at most MAX_LEGEND_TRACKS tracks: those with the highest scores
+    shown = sorted(tracks, key=lambda t: -np.nanmax(lines[t].get_ydata()))[:MAX_LEGEND_TRACKS]
+    handles = [lines[t] for t in sorted(shown)]
+    if len(tracks) > len(shown):
+        handles.append(Patch(color="none", label=f"+{len(tracks) - len(shown)} more tracks"))
     thr_line = ax.axhline(thr, color=ABOVE_COLOUR, ls="--", lw=1.2, label=f"threshold {thr:.2f}")
     handles += [thr_line, Patch(color=ABOVE_COLOUR, alpha=0.13, label="frame at/above threshold"),
                 Patch(color=NOFACE_COLOUR, alpha=0.35, label="no face found")]

@@ -18,7 +18,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;border-bottom:2px solid #333;
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border:1px solid #ccc;padding:4px 7px;text-align:left;vertical-align:top}
 th{background:#eee}
-table.kv th{width:28%;font-weight:600}
+table.kv th{width:28%;font-weight:600}table.kv td{white-space:pre-wrap}
 td.mono,.mono{font-family:"DejaVu Sans Mono",Consolas,monospace;word-break:break-all}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{border:3px solid #333;border-radius:6px;padding:14px 18px;margin:12px 0;display:flex;gap:22px;align-items:center}

@@ -132,22 +132,32 @@ class Flow:
         self.y += 0.06
 
     def kv(self, rows, label_w: float = 2.0, size: float = 8.8) -> None:
+        """Label/value rows; a value too long for the rest of the page continues on the next one."""
         pad = 0.05
         for k, v in rows:
             mono = k in MONO_KEYS
-            vl = wrap(v, COL_W - label_w - 0.1, size - (0.6 if mono else 0), mono=mono)
+            vsize = size - (0.6 if mono else 0)
+            vl = wrap(v, COL_W - label_w - 0.1, vsize, mono=mono)
             kl = wrap(k, label_w - 0.1, size, bold=True)
-            h = max(len(vl), len(kl)) * line_h(size) + 2 * pad
-            self.ensure(h)
-            self.rect(LEFT, self.y, label_w, h, face="#f0f0f0")
-            for i, line in enumerate(kl):
-                self.text(LEFT + 0.06, self.y + pad + i * line_h(size), line, size, bold=True)
-            for i, line in enumerate(vl):
-                self.text(LEFT + label_w + 0.06, self.y + pad + i * line_h(size), line,
-                          size - (0.6 if mono else 0), mono=mono)
-            self.hline(self.y)
-            self.y += h
-            self.hline(self.y)
+            first = True
+            while vl or first:
+                n_fit = int((self.room() - 2 * pad) // line_h(size))
+                if n_fit < min(len(vl), 3) or (first and n_fit < len(kl)):
+                    self.new_page()
+                    n_fit = int((self.room() - 2 * pad) // line_h(size))
+                chunk, vl = vl[:n_fit], vl[n_fit:]
+                labels = kl if first else wrap(f"{k} (continued)", label_w - 0.1, size, bold=True)
+                h = max(len(chunk), len(labels)) * line_h(size) + 2 * pad
+                self.rect(LEFT, self.y, label_w, h, face="#f0f0f0")
+                for i, line in enumerate(labels):
+                    self.text(LEFT + 0.06, self.y + pad + i * line_h(size), line, size, bold=True,
+                              colour="#1a1a1a" if first else "#666666")
+                for i, line in enumerate(chunk):
+                    self.text(LEFT + label_w + 0.06, self.y + pad + i * line_h(size), line, vsize, mono=mono)
+                self.hline(self.y)
+                self.y += h
+                self.hline(self.y)
+                first = False
         self.y += 0.1
 
     def table(self, header, rows, widths, size: float = 8.3) -> None:
@@ -218,7 +228,7 @@ def _frame_block(flow: Flow, e: FrameEntry, threshold: float) -> None:
     if missing:
         img_h = 0.45
     h = (img_h + 0.08 + len(head_l) * line_h(size + 0.5) + len(face_l) * line_h(size)
-         + (len(note_l) * line_h(size) + 0.12 if note_l else 0) + 0.25)
+         + (min(len(note_l), 4) * line_h(size) + 0.12 if note_l else 0) + 0.25)  # a long note may run over
     flow.ensure(h)
     top = flow.y
     for img, dx, dy, w, hh in placements:
@@ -235,12 +245,13 @@ def _frame_block(flow: Flow, e: FrameEntry, threshold: float) -> None:
         flow.y += line_h(size)
     if note_l:
         flow.y += 0.04
-        nh = len(note_l) * line_h(size) + 0.08
-        flow.rect(LEFT, flow.y, COL_W, nh, face="#eef3fb")
-        flow.rect(LEFT, flow.y, 0.04, nh, face="#1f5fbf")
-        for i, ln in enumerate(note_l):
-            flow.text(LEFT + 0.12, flow.y + 0.04 + i * line_h(size), ln, size)
-        flow.y += nh
+        for i, ln in enumerate(note_l):  # line by line, so a long note continues on the next page
+            lh = line_h(size) + (0.04 if i == 0 else 0) + (0.04 if i == len(note_l) - 1 else 0)
+            flow.ensure(lh)
+            flow.rect(LEFT, flow.y, COL_W, lh, face="#eef3fb")
+            flow.rect(LEFT, flow.y, 0.04, lh, face="#1f5fbf")
+            flow.text(LEFT + 0.12, flow.y + (0.04 if i == 0 else 0), ln, size)
+            flow.y += lh
     flow.y += 0.1
     flow.hline(flow.y, colour="#999999")
     flow.y += 0.12
@@ -294,9 +305,9 @@ def render_pdf(result: AnalysisResult, c: ReportContent) -> bytes:
     flow.heading("Evidence")
     flow.kv(c.evidence_rows)
 
-    flow.heading("Score over time")
     tl_h = 2.7
-    flow.ensure(tl_h)
+    flow.ensure(tl_h + 0.55)  # keep the heading with the plot
+    flow.heading("Score over time")
     ax = flow.fig.add_axes([(LEFT + 0.55) / PAGE_W, 1 - (flow.y + tl_h - 0.45) / PAGE_H, (COL_W - 0.65) / PAGE_W,
                             (tl_h - 0.95) / PAGE_H])
     draw_timeline(ax, result, fontsize=8)
