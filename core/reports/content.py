@@ -1,0 +1,219 @@
+"""What the HTML and PDF reports say, gathered once so both read the same: labelled rows, tables, the verdict
+text, and the frames to show (most suspicious + the analyst's flagged/noted ones) with their images.
+
+Rows are ``(label, value)`` string pairs; tables are ``(header, rows)`` of strings. Frame images are **BGR uint8**
+views rendered at report resolution by `figures.render_view` (the whole frame, and a close-up around the faces).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from core.reports.figures import faces_region, render_view
+from core.results import AnalysisResult, FrameResult, top_frames, utc_now
+
+FrameSource = Callable[[int], Optional[np.ndarray]]
+DASH = "\u2014"
+
+
+def fmt_score(x) -> str:
+    return DASH if x is None else f"{x:.3f}"
+
+
+def fmt_share(x) -> str:
+    return DASH if x is None else f"{100 * x:.1f} %"
+
+
+def fmt_time(t: float) -> str:
+    m, s = divmod(float(t), 60.0)
+    return f"{int(m)}:{s:06.3f}"
+
+
+def fmt_bytes(n: int) -> str:
+    units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+    v, u = float(n), 0
+    while v >= 1024 and u < len(units) - 1:
+        v, u = v / 1024, u + 1
+    return f"{n:,} bytes" if u == 0 else f"{n:,} bytes ({v:.1f} {units[u]})"
+
+
+def _compact(d: dict) -> str:
+    return json.dumps(d, sort_keys=True, ensure_ascii=False, default=str) if d else DASH
+
+
+@dataclass
+class FrameEntry:
+    """A frame shown in a report: its result, why it is shown, and its rendered views: the whole frame (`view`,
+    None when the frame could not be fetched; `problem` says why) and one close-up per face (highest score
+    first, at most 3; none when the faces already fill the frame). `shown_above`: a reviewed frame that is also
+    among the most suspicious, whose images are not repeated."""
+
+    frame: FrameResult
+    reasons: list[str] = field(default_factory=list)
+    flagged: bool = False
+    note: str = ""
+    view: np.ndarray | None = None
+    closeups: list[np.ndarray] = field(default_factory=list)
+    problem: str | None = None
+    shown_above: bool = False
+
+    def face_lines(self) -> list[str]:
+        """One line per face: track, P(fake), box, and its artifact scores."""
+        out = []
+        for i, f in enumerate(self.frame.faces):
+            b = ", ".join(f"{v:.0f}" for v in f.box)
+            arts = ", ".join(f"{a.score:.2f}" for a in f.artifacts) or "none"
+            out.append(f"face {i} (track {f.track}): P(fake) {f.score:.3f}; box [{b}] px; artifacts: {arts}")
+        if not out:
+            out.append("no face found in this frame")
+        return out
+
+
+@dataclass
+class ReportContent:
+    title: str
+    verdict: str
+    verdict_label: str
+    verdict_line: str
+    explanation: list[str]
+    warnings: list[str]
+    case_rows: list[tuple[str, str]] | None
+    evidence_rows: list[tuple[str, str]]
+    model_rows: list[tuple[str, str]]
+    settings_rows: list[tuple[str, str]]
+    summary_rows: list[tuple[str, str]]
+    track_table: tuple[list[str], list[list[str]]]
+    timing_rows: list[tuple[str, str]]
+    about_rows: list[tuple[str, str]]
+    top: list[FrameEntry]
+    reviewed: list[FrameEntry]
+    sha_prefix: str
+    generated_utc: str
+
+
+def _explanation(result: AnalysisResult) -> tuple[str, str, list[str]]:
+    s = result.summary
+    thr = s.threshold
+    limits = ("The score is a statistical estimate from one detection model, not proof. It depends on what the "
+              "model was trained on, on video quality, compression and resolution, and on face detection; "
+              "manipulation methods the model has not seen may score low, and heavy compression can raise the "
+              "score of authentic video. Artifact boxes mark where the model found blending traces; they are "
+              "not a precise map of the manipulation. Weigh this result together with other evidence and "
+              "expert review.")
+    if s.verdict == "no face":
+        return ("NO FACE", f"No face was found in the {s.frames_analysed} analysed frames.",
+                [f"No face was detected in any of the {s.frames_analysed} analysed frames, so the model gives no "
+                 "score. This says nothing about whether the video is authentic.", limits])
+    how = (f"The video score is the mean of the per-frame fake probabilities P(fake) over the "
+           f"{s.frames_with_faces} analysed frames in which a face was found (a frame's score is the highest "
+           f"among its faces). It ranges from 0 (looks authentic to the model) to 1 (looks manipulated).")
+    if s.verdict == "fake":
+        line = (f"Video score {s.video_score:.3f} is at or above the threshold {thr:.3f}: the model rates the "
+                "faces in this video as likely manipulated.")
+        label = "FAKE"
+    else:
+        line = (f"Video score {s.video_score:.3f} is below the threshold {thr:.3f}: the model found no "
+                "manipulation it recognises.")
+        label = "REAL"
+    return label, line, [how, limits]
+
+
+def build_content(result: AnalysisResult, frame_source: FrameSource | None = None, top_n: int = 6,
+                  view_side: int = 560, closeup_side: int = 360) -> ReportContent:
+    v, m, st, s = result.video, result.model, result.settings, result.summary
+    label, line, explanation = _explanation(result)
+    warnings = []
+    if not result.complete:
+        warnings.append(f"INCOMPLETE ANALYSIS: the run did not finish; only {len(result.frames)} frames were "
+                        "analysed. The figures below cover those frames only.")
+    case_rows = None
+    if result.case is not None:
+        case_rows = [("Case ID", result.case.case_id or DASH), ("Analyst", result.case.analyst or DASH)]
+        if result.case.notes:
+            case_rows.append(("Case notes", result.case.notes))
+    rot = f"; rotated {v.rotation}\u00b0" if v.rotation else ""
+    evidence_rows = [("File", v.path), ("SHA-256", v.sha256), ("Size", fmt_bytes(v.size_bytes)),
+                     ("Container / codec", f"{v.container} / {v.codec}"),
+                     ("Frame size", f"{v.width} \u00d7 {v.height} px{rot}"),
+                     ("Frame rate", f"{v.fps:.3f} fps"), ("Frames", f"{v.frame_count:,}"),
+                     ("Duration", f"{v.duration_s:.3f} s ({fmt_time(v.duration_s)})")]
+    model_rows = [("Model", m.name), ("Backbone", m.backbone), ("Checkpoint SHA-256", m.sha256),
+                  ("Checkpoint file", m.path), ("Input size", f"{m.input_size} \u00d7 {m.input_size} px face crop")]
+    if m.metadata:
+        model_rows.append(("Model metadata", _compact(m.metadata)))
+    settings_rows = [("Frames analysed", f"{st.frame_selection.describe()} ({s.frames_analysed} frames)"),
+                     ("Threshold", f"{st.threshold:.3f}"), ("Device", st.device),
+                     ("Batch size", str(st.batch_size)), ("Face detector", _compact(st.detector))]
+    if st.extra:
+        settings_rows.append(("Other settings", _compact(st.extra)))
+    summary_rows = [("Video score (mean P(fake))", fmt_score(s.video_score)),
+                    ("Highest frame score", fmt_score(s.max_score)),
+                    ("Frames at/above threshold", fmt_share(s.share_above)),
+                    ("Frames analysed / with a face", f"{s.frames_analysed} / {s.frames_with_faces}"),
+                    ("Face tracks", str(s.n_tracks))]
+    header = ["Track", "First frame", "Last frame", "From", "To", "Frames", "Mean P(fake)", "Max P(fake)",
+              "At/above thr."]
+    rows = [[str(t.track), str(t.first_frame), str(t.last_frame), fmt_time(t.start_s), fmt_time(t.end_s),
+             str(t.n_frames), fmt_score(t.mean_score), fmt_score(t.max_score), fmt_share(t.share_above)]
+            for t in result.tracks]
+    timing_rows = [(k, f"{v_:.2f} s") for k, v_ in result.timings.items()]
+    if timing_rows:
+        timing_rows.append(("total", f"{sum(result.timings.values()):.2f} s"))
+    generated = utc_now()
+    about_rows = [("Software", f"{result.software.get('name', '')} {result.software.get('version', '')}"),
+                  ("Analysis run (UTC)", result.created_utc), ("Report generated (UTC)", generated),
+                  ("Result schema", result.schema)]
+
+    # frames to show
+    entries: dict[int, FrameEntry] = {}
+    top = []
+    for rank, fr in enumerate(top_frames(result, top_n), 1):
+        e = entries.setdefault(fr.index, FrameEntry(fr))
+        e.reasons.append(f"#{rank} most suspicious")
+        top.append(e)
+    reviewed = []
+    for idx in result.review.reviewed_indices():
+        fr = result.frame(idx)
+        if fr is None:
+            continue
+        flagged, note = idx in result.review.flags, result.review.notes.get(idx, "")
+        why = "flagged by analyst" if flagged else "analyst note"
+        shown = entries.get(idx)
+        if shown is not None:  # already among the most suspicious: mark it there, list it here without images
+            shown.flagged, shown.note = flagged, note
+            shown.reasons.append(why)
+            reviewed.append(FrameEntry(fr, reasons=list(shown.reasons), flagged=flagged, note=note,
+                                       shown_above=True))
+        else:
+            e = entries[idx] = FrameEntry(fr, reasons=[why], flagged=flagged, note=note)
+            reviewed.append(e)
+    for idx, e in entries.items():
+        if frame_source is None:
+            e.problem = "frame image not supplied"
+            continue
+        try:
+            img = frame_source(idx)
+        except Exception as exc:  # a report is still written; the frame says why its image is missing
+            img, e.problem = None, f"frame could not be read ({type(exc).__name__}: {exc})"
+        if img is None:
+            e.problem = e.problem or "frame image not available"
+            continue
+        thr = st.threshold
+        e.view = render_view(img, e.frame, thr, None, view_side)
+        h, w = img.shape[:2]
+        for face in sorted(e.frame.faces, key=lambda f: -f.score)[:3]:
+            region = faces_region(e.frame, w, h, faces=[face])
+            if region is None or (region[2] - region[0]) * (region[3] - region[1]) > 0.5 * w * h:
+                continue
+            e.closeups.append(render_view(img, e.frame, thr, region, closeup_side, text_scale=0.55))
+    case_id = result.case.case_id if result.case is not None and result.case.case_id else None
+    title = "Deepfake analysis report" + (f" \u2014 case {case_id}" if case_id else "")
+    return ReportContent(title=title, verdict=s.verdict, verdict_label=label, verdict_line=line,
+                         explanation=explanation, warnings=warnings, case_rows=case_rows,
+                         evidence_rows=evidence_rows, model_rows=model_rows, settings_rows=settings_rows,
+                         summary_rows=summary_rows, track_table=(header, rows), timing_rows=timing_rows,
+                         about_rows=about_rows, top=top, reviewed=reviewed, sha_prefix=v.sha256[:16],
+                         generated_utc=generated)

@@ -1,0 +1,529 @@
+"""The analysis result: what one run of the model over one video found, and its JSON form.
+
+Schema ``caddm-inspector/report@1``. Coordinates are **xyxy frame pixels** (``[x0, y0, x1, y1]``, x right, y down)
+unless a name says otherwise: ``Artifact.crop_box`` is in **crop pixels** of the 224x224 aligned face, and
+``Artifact.corners`` is that crop box mapped back into the frame (TL, TR, BR, BL), a quadrilateral because the
+alignment rotates and scales. Scores are P(fake) in [0, 1].
+
+Values are normalised when an object is built (plain Python ints/floats/tuples, numpy accepted on input) and rounded
+so that files stay small: scores and thresholds to 6 significant digits, pixels to 2 decimals, times to microseconds,
+timings to 0.1 ms. What is stored round-trips exactly: ``AnalysisResult.from_dict(json.loads(json.dumps(r.to_dict())))
+== r``.
+
+Shapes:
+    Artifact.box / crop_box        (4,)      frame px / crop px
+    Artifact.corners               (4, 2)    frame px, TL TR BR BL of crop_box
+    FaceResult.box                 (4,)      frame px
+    FaceResult.landmarks           (68, 2)   frame px, or None
+    FrameResult.score              max over the frame's faces, None when it has no face
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+from core import __version__
+from core.atomic import atomic_open
+from core.errors import CaddmError, OutputError
+from core.frames import FrameSelection
+from core.video import VideoInfo
+
+SCHEMA = "caddm-inspector/report@1"
+SOFTWARE_NAME = "caddm-inspector"
+VERDICTS = ("fake", "real", "no face")
+
+
+class ResultFileError(CaddmError):
+    """A result file that cannot be read: missing, not JSON, another schema, or malformed."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# rounding / normalisation helpers
+
+
+def round_score(x) -> float:
+    """6 significant digits (scores, thresholds, shares)."""
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"score must be finite, not {x}")
+    return float(f"{x:.6g}")
+
+
+def _opt_score(x) -> float | None:
+    return None if x is None else round_score(x)
+
+
+def round_px(x) -> float:
+    """2 decimals (pixels)."""
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"pixel coordinate must be finite, not {x}")
+    return round(x, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def round_time(x) -> float:
+    return round(float(x), 6) + 0.0
+
+
+def _box(b, what: str) -> tuple[float, float, float, float]:
+    vals = [round_px(v) for v in _flat(b)]
+    if len(vals) != 4:
+        raise ValueError(f"{what} must be [x0, y0, x1, y1], got {len(vals)} values")
+    return tuple(vals)  # type: ignore[return-value]
+
+
+def _points(p, n: int, what: str) -> tuple[tuple[float, float], ...]:
+    raw = _flat(p)
+    if len(raw) != n or any(len(q) != 2 for q in raw):
+        raise ValueError(f"{what} must be {n} [x, y] points")
+    return tuple((round_px(q[0]), round_px(q[1])) for q in raw)
+
+
+def _flat(b) -> list:
+    return list(b.tolist() if hasattr(b, "tolist") else b)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# per face / per frame
+
+
+@dataclass
+class Artifact:
+    """One artifact box the detection module found on a face crop.
+
+    box: xyxy frame px (axis-aligned bounds of `corners`); corners: (4, 2) frame px, TL TR BR BL of `crop_box`
+    mapped back through the inverse alignment; score: P(fake) of that box; crop_box: xyxy crop px (224 crop).
+    """
+
+    box: tuple[float, float, float, float]
+    corners: tuple[tuple[float, float], ...]
+    score: float
+    crop_box: tuple[float, float, float, float]
+
+    def __post_init__(self):
+        self.box = _box(self.box, "artifact box")
+        self.corners = _points(self.corners, 4, "artifact corners")
+        self.score = round_score(self.score)
+        self.crop_box = _box(self.crop_box, "artifact crop_box")
+
+    def to_dict(self) -> dict:
+        return {"box": list(self.box), "corners": [list(c) for c in self.corners], "score": self.score,
+                "crop_box": list(self.crop_box)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Artifact":
+        return cls(box=d["box"], corners=d["corners"], score=d["score"], crop_box=d["crop_box"])
+
+
+@dataclass
+class FaceResult:
+    """One face in one frame: track id, detector box (xyxy frame px), detector score, P(fake), 68 landmarks
+    ((68, 2) frame px, or None when not kept) and the artifact boxes."""
+
+    track: int
+    box: tuple[float, float, float, float]
+    det_score: float
+    score: float
+    landmarks: tuple[tuple[float, float], ...] | None = None
+    artifacts: list[Artifact] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.track = int(self.track)
+        self.box = _box(self.box, "face box")
+        self.det_score = round_score(self.det_score)
+        self.score = round_score(self.score)
+        if self.landmarks is not None:
+            self.landmarks = _points(self.landmarks, 68, "landmarks")
+        self.artifacts = [a if isinstance(a, Artifact) else Artifact.from_dict(a) for a in self.artifacts]
+
+    def to_dict(self) -> dict:
+        return {"track": self.track, "box": list(self.box), "det_score": self.det_score, "score": self.score,
+                "landmarks": None if self.landmarks is None else [list(p) for p in self.landmarks],
+                "artifacts": [a.to_dict() for a in self.artifacts]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FaceResult":
+        return cls(track=d["track"], box=d["box"], det_score=d["det_score"], score=d["score"],
+                   landmarks=d.get("landmarks"), artifacts=[Artifact.from_dict(a) for a in d.get("artifacts", [])])
+
+
+@dataclass
+class FrameResult:
+    """One analysed frame. `score` is the max over its faces' scores and None when no face was found; leave it
+    None when building and it is filled in (a given value must agree with the faces)."""
+
+    index: int
+    time_s: float
+    score: float | None = None
+    faces: list[FaceResult] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.index = int(self.index)
+        self.time_s = round_time(self.time_s)
+        self.faces = [f if isinstance(f, FaceResult) else FaceResult.from_dict(f) for f in self.faces]
+        derived = max(f.score for f in self.faces) if self.faces else None
+        if self.score is not None and (derived is None or abs(round_score(self.score) - derived) > 1e-6):
+            raise ValueError(f"frame {self.index}: score {self.score} disagrees with its faces (max = {derived})")
+        self.score = derived
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "time_s": self.time_s, "score": self.score,
+                "faces": [f.to_dict() for f in self.faces]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FrameResult":
+        return cls(index=d["index"], time_s=d["time_s"], score=d.get("score"),
+                   faces=[FaceResult.from_dict(f) for f in d.get("faces", [])])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# summaries
+
+
+@dataclass
+class TrackSummary:
+    """One face track over the analysed frames: first/last analysed frame it appears in, their times, how many
+    analysed frames it appears in, mean and max P(fake), and the share of those frames with score >= threshold."""
+
+    track: int
+    first_frame: int
+    last_frame: int
+    start_s: float
+    end_s: float
+    n_frames: int
+    mean_score: float
+    max_score: float
+    share_above: float
+
+    def __post_init__(self):
+        for k in ("track", "first_frame", "last_frame", "n_frames"):
+            setattr(self, k, int(getattr(self, k)))
+        self.start_s, self.end_s = round_time(self.start_s), round_time(self.end_s)
+        for k in ("mean_score", "max_score", "share_above"):
+            setattr(self, k, round_score(getattr(self, k)))
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrackSummary":
+        return cls(**d)
+
+
+@dataclass
+class Summary:
+    """The video-level finding.
+
+    video_score: mean of frame scores over frames with a face (None when none); max_score: max frame score;
+    share_above: fraction of scored frames with score >= threshold; verdict: "fake" when video_score >= threshold,
+    "real" below, "no face" when no frame had a face.
+    """
+
+    video_score: float | None
+    max_score: float | None
+    share_above: float | None
+    verdict: str
+    threshold: float
+    frames_analysed: int
+    frames_with_faces: int
+    n_tracks: int
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
+        self.video_score = _opt_score(self.video_score)
+        self.max_score = _opt_score(self.max_score)
+        self.share_above = _opt_score(self.share_above)
+        self.threshold = round_score(self.threshold)
+        for k in ("frames_analysed", "frames_with_faces", "n_tracks"):
+            setattr(self, k, int(getattr(self, k)))
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Summary":
+        return cls(**d)
+
+
+def summarize(frames: Sequence[FrameResult], threshold: float) -> Summary:
+    """Video-level summary of `frames` at `threshold` (see `Summary`)."""
+    threshold = round_score(threshold)
+    scores = [f.score for f in frames if f.score is not None]
+    tracks = {face.track for f in frames for face in f.faces}
+    if scores:
+        video_score = sum(scores) / len(scores)
+        verdict = "fake" if round_score(video_score) >= threshold else "real"
+        share = sum(s >= threshold for s in scores) / len(scores)
+        mx = max(scores)
+    else:
+        video_score = mx = share = None
+        verdict = "no face"
+    return Summary(video_score=video_score, max_score=mx, share_above=share, verdict=verdict, threshold=threshold,
+                   frames_analysed=len(frames), frames_with_faces=len(scores), n_tracks=len(tracks))
+
+
+def track_summaries(frames: Sequence[FrameResult], threshold: float) -> list[TrackSummary]:
+    """One `TrackSummary` per track id, sorted by track id. A track seen twice in one frame counts once (max)."""
+    threshold = round_score(threshold)
+    per: dict[int, dict[int, tuple[float, float]]] = {}
+    for fr in frames:
+        for face in fr.faces:
+            seen = per.setdefault(face.track, {})
+            prev = seen.get(fr.index)
+            if prev is None or face.score > prev[1]:
+                seen[fr.index] = (fr.time_s, face.score)
+    out = []
+    for track in sorted(per):
+        items = sorted(per[track].items())
+        scores = [s for _, (_, s) in items]
+        out.append(TrackSummary(track=track, first_frame=items[0][0], last_frame=items[-1][0],
+                                start_s=items[0][1][0], end_s=items[-1][1][0], n_frames=len(items),
+                                mean_score=sum(scores) / len(scores), max_score=max(scores),
+                                share_above=sum(s >= threshold for s in scores) / len(scores)))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# context: model, settings, case, review
+
+
+@dataclass
+class ModelInfo:
+    """The checkpoint that produced the scores: registry name, backbone, SHA-256 of the file, its path, input size
+    (square crop side in px) and the checkpoint's own metadata."""
+
+    name: str
+    backbone: str
+    sha256: str
+    path: str
+    input_size: int = 224
+    metadata: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "backbone": self.backbone, "sha256": self.sha256, "path": self.path,
+                "input_size": int(self.input_size), "metadata": dict(self.metadata)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelInfo":
+        return cls(**d)
+
+
+@dataclass
+class AnalysisSettings:
+    """How the analysis was run. `threshold` only turns scores into a verdict (it does not change any score);
+    `detector` holds the face detector's parameters and `extra` anything else that affects results."""
+
+    frame_selection: FrameSelection = field(default_factory=FrameSelection)
+    threshold: float = 0.5
+    device: str = "auto"
+    batch_size: int = 32
+    detector: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.frame_selection, dict):
+            self.frame_selection = FrameSelection.from_dict(self.frame_selection)
+        self.threshold = round_score(self.threshold)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], not {self.threshold}")
+        self.batch_size = int(self.batch_size)
+
+    def to_dict(self) -> dict:
+        return {"frame_selection": self.frame_selection.to_dict(), "threshold": self.threshold,
+                "device": self.device, "batch_size": self.batch_size, "detector": dict(self.detector),
+                "extra": dict(self.extra)}
+
+    def result_affecting(self) -> dict:
+        """The settings that change scores or boxes (for cache keys): everything but threshold, device and
+        batch size."""
+        return {"frame_selection": self.frame_selection.to_dict(), "detector": dict(self.detector),
+                "extra": dict(self.extra)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AnalysisSettings":
+        d = dict(d)
+        d["frame_selection"] = FrameSelection.from_dict(d["frame_selection"])
+        return cls(**d)
+
+
+@dataclass
+class CaseInfo:
+    """The analyst's case header (free text, shown escaped in reports)."""
+
+    case_id: str = ""
+    analyst: str = ""
+    notes: str = ""
+
+    def to_dict(self) -> dict:
+        return {"case_id": self.case_id, "analyst": self.analyst, "notes": self.notes}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CaseInfo":
+        return cls(**d)
+
+
+@dataclass
+class Review:
+    """The analyst's review: flagged frame indices and free-text notes per frame index."""
+
+    flags: set[int] = field(default_factory=set)
+    notes: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.flags = {int(i) for i in self.flags}
+        self.notes = {int(k): str(v) for k, v in self.notes.items()}
+
+    def to_dict(self) -> dict:
+        return {"flags": sorted(self.flags), "notes": {str(k): self.notes[k] for k in sorted(self.notes)}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Review":
+        return cls(flags=d.get("flags", []), notes=d.get("notes", {}))
+
+    def reviewed_indices(self) -> list[int]:
+        """Frames the analyst flagged or wrote a note on, sorted."""
+        return sorted(self.flags | set(self.notes))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the whole result
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 with a Z, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _software() -> dict:
+    return {"name": SOFTWARE_NAME, "version": __version__}
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one analysis found, plus what is needed to reproduce and report it.
+
+    frames are in increasing index order; `tracks` and `summary` are derived from `frames` at
+    `settings.threshold` (use `build` or `with_threshold` to keep them consistent); `complete` is False for a
+    cancelled or failed run (partial frames); `timings` maps a stage name to seconds.
+    """
+
+    video: VideoInfo
+    model: ModelInfo
+    settings: AnalysisSettings
+    frames: list[FrameResult]
+    tracks: list[TrackSummary]
+    summary: Summary
+    timings: dict[str, float] = field(default_factory=dict)
+    complete: bool = True
+    case: CaseInfo | None = None
+    review: Review = field(default_factory=Review)
+    created_utc: str = field(default_factory=utc_now)
+    software: dict = field(default_factory=_software)
+    schema: str = SCHEMA
+
+    def __post_init__(self):
+        self.timings = {str(k): round(float(v), 4) + 0.0 for k, v in self.timings.items()}
+        self.complete = bool(self.complete)
+
+    @classmethod
+    def build(cls, video: VideoInfo, model: ModelInfo, settings: AnalysisSettings, frames: Iterable[FrameResult],
+              **kw) -> "AnalysisResult":
+        """A result whose `tracks` and `summary` are computed from `frames` at `settings.threshold`."""
+        frames = sorted(frames, key=lambda f: f.index)
+        return cls(video=video, model=model, settings=settings, frames=frames,
+                   tracks=track_summaries(frames, settings.threshold),
+                   summary=summarize(frames, settings.threshold), **kw)
+
+    def with_threshold(self, threshold: float) -> "AnalysisResult":
+        """A copy at another threshold: summary and tracks recomputed, scores and boxes shared (unchanged)."""
+        settings = replace(self.settings, threshold=threshold)
+        return replace(self, settings=settings, frames=list(self.frames),
+                       tracks=track_summaries(self.frames, settings.threshold),
+                       summary=summarize(self.frames, settings.threshold))
+
+    def frame(self, index: int) -> FrameResult | None:
+        """The analysed frame with this index, or None."""
+        for f in self.frames:
+            if f.index == index:
+                return f
+        return None
+
+    # -- JSON ---------------------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": self.schema,
+            "software": dict(self.software),
+            "created_utc": self.created_utc,
+            "complete": self.complete,
+            "case": None if self.case is None else self.case.to_dict(),
+            "video": self.video.to_dict(),
+            "model": self.model.to_dict(),
+            "settings": self.settings.to_dict(),
+            "summary": self.summary.to_dict(),
+            "tracks": [t.to_dict() for t in self.tracks],
+            "timings": dict(self.timings),
+            "review": self.review.to_dict(),
+            "frames": [f.to_dict() for f in self.frames],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AnalysisResult":
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"unknown schema {d.get('schema')!r} (this version reads {SCHEMA!r})")
+        return cls(
+            schema=d["schema"], software=dict(d["software"]), created_utc=d["created_utc"],
+            complete=d["complete"], case=None if d.get("case") is None else CaseInfo.from_dict(d["case"]),
+            video=VideoInfo.from_dict(d["video"]), model=ModelInfo.from_dict(d["model"]),
+            settings=AnalysisSettings.from_dict(d["settings"]), summary=Summary.from_dict(d["summary"]),
+            tracks=[TrackSummary.from_dict(t) for t in d["tracks"]], timings=dict(d.get("timings", {})),
+            review=Review.from_dict(d.get("review", {})), frames=[FrameResult.from_dict(f) for f in d["frames"]])
+
+    def to_json(self, indent: int | None = None) -> str:
+        sep = (",", ": ") if indent is not None else (",", ":")
+        return json.dumps(self.to_dict(), indent=indent, separators=sep, ensure_ascii=False, allow_nan=False)
+
+    def save_json(self, path: str | os.PathLike, indent: int | None = 1) -> None:
+        """Write atomically (the old file or the new one, never half of one); OutputError naming `path`."""
+        text = self.to_json(indent)
+        try:
+            with atomic_open(path, "w") as f:
+                f.write(text)
+                f.write("\n")
+        except OSError as e:
+            raise OutputError(path, f"cannot write result: {e.strerror or e}") from e
+
+
+def load_json(path: str | os.PathLike) -> AnalysisResult:
+    """Read a result file; ResultFileError naming `path` when it is missing, not JSON, of an unknown schema or
+    malformed."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except FileNotFoundError:
+        raise ResultFileError(path, "no such result file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ResultFileError(path, f"cannot read result file: {e}") from e
+    except json.JSONDecodeError as e:
+        raise ResultFileError(path, f"not a JSON result file ({e.msg} at line {e.lineno})") from e
+    if not isinstance(d, dict) or "schema" not in d:
+        raise ResultFileError(path, "not a CADDM Inspector result (no schema)")
+    if d["schema"] != SCHEMA:
+        raise ResultFileError(path, f"unknown schema {d['schema']!r}; this version reads {SCHEMA!r}")
+    try:
+        return AnalysisResult.from_dict(d)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise ResultFileError(path, f"malformed result ({type(e).__name__}: {e})") from e
+
+
+def top_frames(result: AnalysisResult, n: int) -> list[FrameResult]:
+    """The `n` most suspicious analysed frames (highest score first, earlier frame first on ties); frames without
+    a face are never included."""
+    scored = [f for f in result.frames if f.score is not None]
+    scored.sort(key=lambda f: (-f.score, f.index))
+    return scored[:max(0, int(n))]
