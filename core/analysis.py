@@ -98,19 +98,14 @@ def _producer(path, indices, pipeline: FacePipeline, out: queue.Queue, stop: thr
 
 
 def _face_result(face: PreparedFace, prediction) -> FaceResult:
+    """Crop-space artifact boxes -> frame pixels (corners of the rotated quadrilateral, and its bounds)."""
     artifacts = []
     if prediction.artifacts:
-        crop_boxes = np.array([a.box for a in prediction.artifacts], dtype=np.float64)
-        corners, boxes = crop_to_frame(crop_boxes, face.matrix)
-        for a, c, b in zip(prediction.artifacts, corners, boxes):
-            artifacts.append(Artifact(box=[round(float(v), 2) for v in b],
-                                      corners=[[round(float(x), 2), round(float(y), 2)] for x, y in c],
-                                      score=round(float(a.score), 6), crop_box=[float(v) for v in a.box]))
-    return FaceResult(track=int(face.track), box=[round(float(v), 2) for v in face.box],
-                      det_score=None if np.isnan(face.det_score) else round(float(face.det_score), 4),
-                      score=round(float(prediction.prob), 6),
-                      landmarks=[[round(float(x), 2), round(float(y), 2)] for x, y in face.landmarks],
-                      artifacts=artifacts)
+        corners, boxes = crop_to_frame(np.array([a.box for a in prediction.artifacts], dtype=np.float64), face.matrix)
+        artifacts = [Artifact(box=b, corners=c, score=a.score, crop_box=a.box)
+                     for a, c, b in zip(prediction.artifacts, corners, boxes)]
+    return FaceResult(track=face.track, box=face.box, det_score=None if np.isnan(face.det_score) else face.det_score,
+                      score=prediction.prob, landmarks=face.landmarks, artifacts=artifacts)
 
 
 def analyze_video(path, predictor: Predictor, options: AnalysisOptions = AnalysisOptions(),
@@ -156,7 +151,7 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
             face_results = [_face_result(f, preds[k + i]) for i, f in enumerate(p.faces)]
             k += len(p.faces)
             score = max((f.score for f in face_results), default=None)
-            fr = FrameResult(index=p.index, time_s=round(float(p.time_s), 4), score=score, faces=face_results)
+            fr = FrameResult(index=p.index, time_s=p.time_s, score=score, faces=face_results)
             frames.append(fr)
             if progress is not None:
                 progress(len(frames), len(indices), fr)

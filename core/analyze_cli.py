@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as e:
             print(f"error: {OutputError(report_dir, f'cannot write reports ({e.strerror or e})')}", file=sys.stderr)
             failed = True
+        except Exception as e:  # noqa: BLE001 - a bug must not stop the other videos or show a trace
+            print(f"error: {video}: analysis failed ({type(e).__name__}: {e}); please report this", file=sys.stderr)
+            failed = True
     return 1 if failed else 0
 
 

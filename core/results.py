@@ -121,12 +121,13 @@ class Artifact:
 
 @dataclass
 class FaceResult:
-    """One face in one frame: track id, detector box (xyxy frame px), detector score, P(fake), 68 landmarks
-    ((68, 2) frame px, or None when not kept) and the artifact boxes."""
+    """One face in one frame: track id, face box (xyxy frame px), detector score (None when the face was followed
+    by its landmarks between two detector runs), P(fake), 68 landmarks ((68, 2) frame px, or None when not kept)
+    and the artifact boxes."""
 
     track: int
     box: tuple[float, float, float, float]
-    det_score: float
+    det_score: float | None
     score: float
     landmarks: tuple[tuple[float, float], ...] | None = None
     artifacts: list[Artifact] = field(default_factory=list)
@@ -134,7 +135,7 @@ class FaceResult:
     def __post_init__(self):
         self.track = int(self.track)
         self.box = _box(self.box, "face box")
-        self.det_score = round_score(self.det_score)
+        self.det_score = _opt_score(self.det_score)
         self.score = round_score(self.score)
         if self.landmarks is not None:
             self.landmarks = _points(self.landmarks, 68, "landmarks")
