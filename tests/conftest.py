@@ -41,3 +41,43 @@ def shared_data() -> Path:
 @pytest.fixture
 def reference_dir() -> Path:
     return need(REFERENCE)
+
+
+# ------------------------------------------------------------------ small real-looking inputs that need no ../shared
+DATA = ROOT / "tests" / "data"
+TINY_CONFIG = dict(backbone="timm:resnet18", adm_width=32)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    """A small CADDM checkpoint in our format (random weights: for plumbing, not accuracy)."""
+    import torch
+
+    from core.checkpoints import save_model
+    from core.model import CADDM, ModelConfig
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    save_model(CADDM(ModelConfig(**TINY_CONFIG)).eval(), path, name="tiny-test")
+    return path
+
+
+def write_face_clip(path: Path, frames: int = 20, size=(360, 300), fps: float = 10.0) -> Path:
+    """A clip of the public-domain astronaut face (tests/data) drifting across a grey frame."""
+    import cv2
+    import numpy as np
+
+    face = cv2.imread(str(DATA / "astronaut_face.jpg"))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    for i in range(frames):
+        canvas = np.full((size[1], size[0], 3), 90, np.uint8)
+        x, y = 20 + 3 * i, 20 + i
+        canvas[y : y + face.shape[0], x : x + face.shape[1]] = face
+        writer.write(canvas)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def face_clip(tmp_path_factory) -> Path:
+    return write_face_clip(tmp_path_factory.mktemp("clips") / "face_clip.mp4")

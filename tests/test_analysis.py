@@ -1,0 +1,82 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from core.analysis import AnalysisOptions, analyze_video
+from core.checkpoints import load_model
+from core.frames import FrameSelection
+from core.inference import Predictor
+from core.results import AnalysisResult, load_json
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model_path):
+    return Predictor(load_model(tiny_model_path), device="cpu", batch_size=4)
+
+
+def test_every_selected_frame_has_the_face_one_track(face_clip, predictor):
+    options = AnalysisOptions(frames=FrameSelection("stride", 2), detector=AnalysisOptions().detector)
+    result = analyze_video(face_clip, predictor, options)
+    assert result.complete
+    assert [f.index for f in result.frames] == list(range(0, 20, 2))
+    assert all(len(f.faces) == 1 for f in result.frames)
+    assert {face.track for f in result.frames for face in f.faces} == {0}
+    assert len(result.tracks) == 1 and result.tracks[0].n_frames == 10
+    for f in result.frames:
+        face = f.faces[0]
+        assert 0.0 <= face.score <= 1.0 and f.score == face.score
+        x0, y0, x1, y1 = face.box
+        # the face was pasted at (20 + 3i, 20 + i) with size 256: the detector box lies inside that square
+        assert 20 + 3 * f.index - 10 <= x0 < x1 <= 20 + 3 * f.index + 266
+        assert len(face.landmarks) == 68
+        for a in face.artifacts:
+            assert len(a.corners) == 4 and a.box[0] <= a.box[2] and a.box[1] <= a.box[3]
+    assert result.summary.frames_analysed == 10 and result.summary.frames_with_faces == 10
+    assert result.summary.video_score == pytest.approx(np.mean([f.score for f in result.frames]), abs=1e-5)
+    assert result.video.sha256 and result.model.sha256 and result.model.name == "tiny-test"
+    assert set(result.timings) >= {"decode", "detect", "landmarks", "align", "model", "boxes", "total"}
+
+
+def test_deterministic_and_json_round_trip(face_clip, predictor, tmp_path):
+    options = AnalysisOptions(frames=FrameSelection("count", 5))
+    a = analyze_video(face_clip, predictor, options)
+    b = analyze_video(face_clip, predictor, options)
+    assert [f.score for f in a.frames] == [f.score for f in b.frames]
+    a.save_json(tmp_path / "r.json")
+    back = load_json(tmp_path / "r.json")
+    assert back.frames == a.frames and back.summary == a.summary
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["schema"] == "caddm-inspector/report@1"
+    assert {"index", "time_s", "score", "faces"} <= set(data["frames"][0])
+
+
+def test_progress_and_cancel(face_clip, predictor):
+    seen = []
+    options = AnalysisOptions(frames=FrameSelection("all"), batch_size=2)
+    result = analyze_video(face_clip, predictor, options, progress=lambda d, t, f: seen.append((d, t, f.index)),
+                           cancel=lambda: len(seen) >= 4)
+    assert not result.complete
+    assert 4 <= len(result.frames) < 20
+    assert [s[0] for s in seen] == list(range(1, len(seen) + 1)) and seen[0][1] == 20
+
+
+def test_video_without_faces_is_marked_not_scored_real(tmp_path, predictor):
+    path = tmp_path / "noface.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        writer.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    writer.release()
+    result = analyze_video(path, predictor, AnalysisOptions(frames=FrameSelection("all")))
+    assert all(f.score is None and f.faces == [] for f in result.frames)
+    assert result.summary.verdict == "no face" and result.summary.video_score is None
+
+
+def test_threshold_changes_verdict_not_scores(face_clip, predictor):
+    result = analyze_video(face_clip, predictor, AnalysisOptions(frames=FrameSelection("count", 4)))
+    score = result.summary.video_score
+    low, high = result.with_threshold(max(0.0, score - 0.01)), result.with_threshold(min(1.0, score + 0.01))
+    assert low.summary.verdict == "fake" and high.summary.verdict == "real"
+    assert [f.score for f in low.frames] == [f.score for f in result.frames]

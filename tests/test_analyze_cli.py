@@ -1,0 +1,106 @@
+"""caddm-analyze end to end: reports, verdict line, cache, exit codes and one-line errors for bad input."""
+import json
+import shutil
+
+import pytest
+
+from core.analyze_cli import main
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    d = tmp_path / "cache"
+    monkeypatch.setenv("CADDM_CACHE_DIR", str(d))
+    return d
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_and_usage_errors(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0 and "VIDEO_OR_FOLDER" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["x.mp4"])  # --out missing
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["x.mp4", "--out", "o", "--format", "docx"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["x.mp4", "--out", "o", "--stride", "2", "--frames", "3"])
+    assert e.value.code == 2
+
+
+def test_reports_verdict_and_cache(capsys, tmp_path, face_clip, tiny_model_path, cache_dir):
+    out = tmp_path / "out"
+    code, stdout, err = run(capsys, face_clip, "--out", out, "--model", tiny_model_path, "--frames", "4",
+                            "--case-id", "C-1", "--analyst", "A. Analyst", "--quiet")
+    assert code == 0, err
+    files = {p.name for p in (out / "face_clip").iterdir()}
+    assert files == {"report.json", "frames.csv", "report.html", "report.pdf"}
+    line = stdout.strip().splitlines()[-1]
+    assert str(face_clip) in line and ("REAL" in line or "FAKE" in line) and "4/4 frames" in line
+    report = json.loads((out / "face_clip" / "report.json").read_text())
+    assert report["case"]["case_id"] == "C-1" and report["summary"]["threshold"] == 0.5
+    assert len(list(cache_dir.rglob("*.json"))) == 1
+    # second run: served from the cache, same scores, new threshold applied
+    code, stdout2, _ = run(capsys, face_clip, "--out", out, "--model", tiny_model_path, "--frames", "4",
+                           "--threshold", "0.9", "--format", "json", "--quiet")
+    again = json.loads((out / "face_clip" / "report.json").read_text())
+    assert code == 0 and again["summary"]["threshold"] == 0.9
+    assert [f["score"] for f in again["frames"]] == [f["score"] for f in report["frames"]]
+
+
+def test_bad_inputs_each_get_one_line_and_others_still_run(capsys, tmp_path, face_clip, tiny_model_path, cache_dir):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "notes.mp4").write_text("this is a text file, not a video")
+    data = face_clip.read_bytes()
+    (bad / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (bad / "empty.mp4").write_bytes(b"")
+    import cv2
+    cv2.VideoWriter(str(bad / "zero.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 64)).release()
+    good = bad / "good.mp4"
+    shutil.copy(face_clip, good)
+    before = good.read_bytes()
+    out = tmp_path / "out"
+    code, stdout, err = run(capsys, bad, tmp_path / "missing.mp4", "--out", out, "--model", tiny_model_path,
+                            "--frames", "3", "--format", "json,csv", "--quiet")
+    assert code == 1
+    lines = [l for l in err.splitlines() if l.startswith("error:")]
+    assert any("missing.mp4" in l and "not found" in l for l in lines)
+    assert any("notes.mp4" in l for l in lines)
+    assert any("truncated.mp4" in l for l in lines)
+    assert any("empty.mp4" in l for l in lines)
+    assert any("zero.mp4" in l for l in lines)
+    assert "Traceback" not in err
+    assert "good.mp4" in stdout and (out / "good" / "report.json").exists()
+    assert good.read_bytes() == before  # the evidence file is untouched
+    # nothing half-written for the failed ones
+    for name in ("notes", "truncated", "empty", "zero"):
+        assert not (out / name / "report.json").exists()
+    assert not list(out.rglob("*.part"))
+
+
+def test_folder_without_videos_unwritable_output_and_bad_model(capsys, tmp_path, face_clip, tiny_model_path,
+                                                               cache_dir):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no videos here")
+    code, _, err = run(capsys, empty, "--out", tmp_path / "o", "--model", tiny_model_path)
+    assert code == 1 and "holds no video files" in err and str(empty) in err
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the output folder should go")
+    code, _, err = run(capsys, face_clip, "--out", blocker / "sub", "--model", tiny_model_path)
+    assert code == 1 and "cannot create output folder" in err and str(blocker / "sub") in err
+
+    not_model = tmp_path / "model.pkl"
+    not_model.write_text("definitely not weights")
+    code, _, err = run(capsys, face_clip, "--out", tmp_path / "o", "--model", not_model)
+    assert code == 1 and str(not_model) in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
