@@ -35,3 +35,346 @@ class VideoInfo:
     @classmethod
     def from_dict(cls, d: dict) -> "VideoInfo":
         return cls(**d)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Implementation. Frames are BGR uint8 (H, W, 3) as OpenCV decodes them, rotation metadata applied (OpenCV's
+# default), so width/height are the displayed size. Frame indices count decodable frames from 0; a frame's
+# time is its presentation time in seconds from the container when that is sane, else index / fps.
+
+import hashlib  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import struct  # noqa: E402
+from typing import Iterable, Iterator  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from core.errors import VideoError  # noqa: E402
+
+#: Forward gaps up to this many frames are decoded through with grab(); larger gaps seek.
+DEFAULT_SEEK_GAP = 120
+
+
+def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks (constant memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk_size)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Frame:
+    """One decoded frame: index (0-based decode order), time_s (seconds), image (H, W, 3) uint8 BGR."""
+
+    index: int
+    time_s: float
+    image: np.ndarray
+
+
+_EXT_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".avi": "avi", ".mkv": "matroska",
+                   ".webm": "webm", ".flv": "flv", ".ts": "mpegts", ".mts": "mpegts", ".m2ts": "mpegts",
+                   ".mpg": "mpeg", ".mpeg": "mpeg", ".wmv": "asf", ".3gp": "3gp", ".ogv": "ogg"}
+
+
+def _sniff_container(path: str) -> str | None:
+    """Container name from the file's first bytes, or None when they say nothing known."""
+    with open(path, "rb") as f:
+        head = f.read(400)
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return "mov"
+        if brand.startswith(b"3g"):
+            return "3gp"
+        return "mp4"
+    if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "mov"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm" if b"webm" in head[:64] else "matroska"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head[:3] == b"FLV":
+        return "flv"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"\x30\x26\xb2\x75":
+        return "asf"
+    if head[:4] == b"\x00\x00\x01\xba":
+        return "mpeg"
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
+        return "mpegts"
+    return None
+
+
+def _container(path: str) -> str:
+    sniffed = _sniff_container(path)
+    if sniffed:
+        return sniffed
+    return _EXT_CONTAINERS.get(os.path.splitext(path)[1].lower(), "unknown")
+
+
+def _isobmff_problem(path: str) -> str | None:
+    """For MP4/MOV files: a description of structural damage (truncation, no index, no tracks), else None."""
+    size = os.path.getsize(path)
+    boxes = []
+    with open(path, "rb") as f:
+        pos = 0
+        while pos + 8 <= size:
+            f.seek(pos)
+            hdr = f.read(16)
+            n, kind = struct.unpack(">I4s", hdr[:8])
+            if n == 1 and len(hdr) >= 16:
+                n = struct.unpack(">Q", hdr[8:16])[0]
+            elif n == 0:
+                n = size - pos
+            if n < 8:
+                return f"damaged MP4 structure (box of size {n} at byte {pos})"
+            name = kind.decode("latin-1")
+            if pos + n > size:
+                return f"truncated: the '{name}' box needs {pos + n} bytes but the file has {size}"
+            boxes.append((name, pos, n))
+            pos += n
+        names = [b[0] for b in boxes]
+        if "moov" not in names:
+            return "truncated or damaged: no 'moov' index box"
+        _, mpos, mlen = boxes[names.index("moov")]
+        f.seek(mpos)
+        moov = f.read(mlen)
+    if b"trak" not in moov:
+        return "contains no video frames (no tracks)"
+    return None
+
+
+def _fourcc(cap: cv2.VideoCapture) -> str:
+    v = int(cap.get(cv2.CAP_PROP_FOURCC))
+    if v <= 0:
+        return "unknown"
+    s = "".join(chr((v >> (8 * i)) & 0xFF) for i in range(4))
+    return s.strip("\x00 ").strip() if s.isprintable() else f"0x{v:08x}"
+
+
+def _check_path(path: str) -> None:
+    if not os.path.exists(path):
+        raise VideoError(path, "file not found")
+    if os.path.isdir(path):
+        raise VideoError(path, "is a directory, not a video file")
+    if not os.access(path, os.R_OK):
+        raise VideoError(path, "permission denied")
+    if os.path.getsize(path) == 0:
+        raise VideoError(path, "not a readable video (the file is empty)")
+
+
+def _open_capture(path: str) -> cv2.VideoCapture:
+    """Open with OpenCV's FFmpeg backend; a VideoError naming the file when that fails."""
+    _check_path(path)
+    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        cap.release()
+        raise VideoError(path, _unreadable_reason(path))
+    return cap
+
+
+def _unreadable_reason(path: str) -> str:
+    container = _sniff_container(path)
+    if container in ("mp4", "mov", "3gp"):
+        problem = _isobmff_problem(path)
+        if problem and "no video frames" in problem:
+            return problem
+        return f"not a readable video ({problem or 'OpenCV cannot decode this MP4'})"
+    if container is None:
+        return "not a readable video (not a recognised video container)"
+    return f"not a readable video (OpenCV cannot open this {container} file)"
+
+
+def _count_by_decoding(path: str) -> int:
+    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    try:
+        n = 0
+        while cap.grab():
+            n += 1
+        return n
+    finally:
+        cap.release()
+
+
+def _verified_frame_count(path: str, cap: cv2.VideoCapture, reported: int) -> tuple[int, str]:
+    """(count, how): trust the container's count when frame count-1 decodes and frame count does not."""
+    if reported > 0:
+        try:
+            if cap.set(cv2.CAP_PROP_POS_FRAMES, reported - 1) and cap.grab() and not cap.grab():
+                return reported, "container (verified)"
+        except cv2.error:
+            pass
+    return _count_by_decoding(path), "counted"
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Metadata of a video file, read-only. Raises VideoError (one line naming the file) when it is not a
+    readable video: missing, a directory, not a video, truncated or damaged, or without any frame."""
+    path = os.fspath(path)
+    cap = _open_capture(path)
+    try:
+        ok, first = cap.read()
+        if not ok or first is None:
+            problem = _isobmff_problem(path) if _sniff_container(path) in ("mp4", "mov", "3gp") else None
+            raise VideoError(path, f"contains no decodable video frames{f' ({problem})' if problem else ''}")
+        height, width = first.shape[:2]
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        codec = _fourcc(cap)
+        rotation = 0
+        if hasattr(cv2, "CAP_PROP_ORIENTATION_META"):
+            r = cap.get(cv2.CAP_PROP_ORIENTATION_META)
+            if math.isfinite(r):
+                rotation = int(round(r)) % 360
+        reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        backend = cap.getBackendName()
+        count, how = _verified_frame_count(path, cap, reported)
+    finally:
+        cap.release()
+    if count <= 0:
+        raise VideoError(path, "contains no decodable video frames")
+    extra = {"reported_frame_count": reported, "frame_count_source": how, "backend": backend}
+    if not (math.isfinite(fps) and fps > 0):
+        extra["fps_missing"] = True
+        fps = 0.0
+    problem = _isobmff_problem(path) if _sniff_container(path) in ("mp4", "mov", "3gp") else None
+    if problem:
+        extra["container_problem"] = problem
+    duration = count / fps if fps > 0 else 0.0
+    st = os.stat(path)
+    return VideoInfo(path=os.path.abspath(path), sha256=sha256_file(path), size_bytes=st.st_size,
+                     container=_container(path), codec=codec, width=int(width), height=int(height), fps=fps,
+                     frame_count=int(count), duration_s=float(duration), rotation=rotation, extra=extra)
+
+
+class VideoReader:
+    """Streamed, read-only frame access. Use as a context manager::
+
+        with VideoReader(path) as r:
+            for frame in r.frames([0, 10, 20]):   # increasing order; never all frames in memory
+                ...
+            img = r.read_frame(5)                 # random access (seeks)
+
+    `frames` decodes forward, grabbing (not converting) skipped frames, and seeks only across gaps larger
+    than `seek_gap` frames. Times come from the decoder's timestamp (CAP_PROP_POS_MSEC) when it is finite,
+    non-negative and increasing, else index / fps.
+    """
+
+    def __init__(self, path: str | os.PathLike, seek_gap: int = DEFAULT_SEEK_GAP):
+        self.path = os.fspath(path)
+        self.seek_gap = int(seek_gap)
+        self._cap = _open_capture(self.path)
+        fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if math.isfinite(fps) and fps > 0 else 0.0
+        self._next = 0  # index of the frame the next grab() returns
+        self._last_time = -math.inf
+
+    # context manager -------------------------------------------------------------------------------------
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # internals -------------------------------------------------------------------------------------------
+    def _require_open(self) -> cv2.VideoCapture:
+        if self._cap is None:
+            raise VideoError(self.path, "reader is closed")
+        return self._cap
+
+    def _seek(self, index: int) -> None:
+        cap = self._require_open()
+        if not cap.set(cv2.CAP_PROP_POS_FRAMES, index):
+            raise VideoError(self.path, f"cannot seek to frame {index}")
+        self._next = index
+        self._last_time = -math.inf
+
+    def _advance_to(self, index: int) -> None:
+        """Position so that the next grab() returns frame `index`: grab through small gaps, seek over big ones."""
+        if index < self._next or index - self._next > self.seek_gap:
+            self._seek(index)
+            return
+        cap = self._require_open()
+        while self._next < index:
+            if not cap.grab():
+                raise VideoError(self.path, f"frame {index} could not be decoded (the video ends at frame "
+                                            f"{self._next}; truncated or damaged?)")
+            self._next += 1
+
+    def _time_of(self, index: int) -> float:
+        ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+        t = ms / 1000.0 if ms is not None else float("nan")
+        fallback = index / self.fps if self.fps > 0 else float("nan")
+        sane = math.isfinite(t) and t >= 0 and t > self._last_time and not (index > 0 and t == 0.0)
+        if sane and self.fps > 0:
+            # A timestamp far from the nominal timeline (more than 10 s or 50% off) is not trusted.
+            sane = abs(t - fallback) <= max(10.0, 0.5 * fallback)
+        if not sane:
+            t = fallback if math.isfinite(fallback) else max(self._last_time, 0.0)
+        self._last_time = t
+        return float(t)
+
+    def _read_next(self, index: int) -> Frame:
+        cap = self._require_open()
+        if not cap.grab():
+            raise VideoError(self.path, f"frame {index} could not be decoded (the video ends before it; "
+                                        f"truncated or damaged?)")
+        ok, image = cap.retrieve()
+        if not ok or image is None:
+            raise VideoError(self.path, f"frame {index} could not be decoded")
+        self._next = index + 1
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        return Frame(index=index, time_s=self._time_of(index), image=image)
+
+    # public ----------------------------------------------------------------------------------------------
+    def frames(self, indices: Iterable[int] | None = None) -> Iterator[Frame]:
+        """Yield frames in increasing index order: all of them (indices=None, until the stream ends) or the
+        given indices (sorted and de-duplicated; a VideoError if one lies past the end)."""
+        if indices is None:
+            if self._next != 0:
+                self._seek(0)
+            cap = self._require_open()
+            i = 0
+            while cap.grab():
+                ok, image = cap.retrieve()
+                if not ok or image is None:
+                    break
+                self._next = i + 1
+                if image.ndim == 2:
+                    image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+                yield Frame(index=i, time_s=self._time_of(i), image=image)
+                i += 1
+            return
+        wanted = sorted({int(i) for i in indices})
+        if wanted and wanted[0] < 0:
+            raise ValueError(f"frame indices must be >= 0, not {wanted[0]}")
+        for index in wanted:
+            self._advance_to(index)
+            yield self._read_next(index)
+
+    def read_frame(self, index: int) -> np.ndarray:
+        """Frame `index` as (H, W, 3) uint8 BGR (seeks unless it is at most `seek_gap` frames ahead)."""
+        index = int(index)
+        if index < 0:
+            raise ValueError(f"frame index must be >= 0, not {index}")
+        self._advance_to(index)
+        return self._read_next(index).image
