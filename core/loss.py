@@ -32,7 +32,7 @@ class LossParts:
     num_pos: int  # N before the "at least 1" rule
 
     def as_floats(self) -> dict[str, float]:
-        return {"loss": float(self.total), "loss_cls": float(self.cls), "loss_loc": float(self.loc),
+        return {"loss": float(self.total.detach()), "loss_cls": float(self.cls), "loss_loc": float(self.loc),
                 "loss_conf": float(self.conf)}
 
 
