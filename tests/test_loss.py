@@ -55,7 +55,7 @@ def test_real_images_carry_no_detection_loss_and_mining_ratio():
     assert int((conf.grad[1].abs().sum(dim=1) > 0).sum()) == 9
     # no positives anywhere: zero detection loss, N counted as 1
     l0, c0, n0 = detection_loss(loc, conf, loc_t, torch.zeros_like(conf_t))
-    assert n0 == 0 and float(l0) == 0 and float(c0) == 0
+    assert n0 == 0 and float(l0.detach()) == 0 and float(c0.detach()) == 0
 
 
 def test_adm_off_is_classification_only():
