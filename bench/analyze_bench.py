@@ -1,0 +1,122 @@
+"""End-to-end analysis speed: frames/s and time per stage, ours vs the naive loop, on real clips, all frames.
+
+    .venv/bin/python bench/analyze_bench.py [--clips s32.mp4,dflive_Twitch1.mp4] [--backbone resnet34]
+                                            [--naive-frames 60] [--model PATH]
+
+Ours: `core.analysis.analyze_video` (decode + face preparation in a producer thread, detection on a downscaled copy
+every few frames with landmark following in between, batched model with channels_last).
+Naive: per frame, full-resolution dlib HOG with upsample 1, landmarks, align, model at batch 1 (NCHW), one thread
+of work after another. Scores are compared on the frames both analysed (faces matched by IoU).
+Clips are read from ../shared/data/videos/real (research/unclear licences: read there, never copied).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from core.analysis import AnalysisOptions, analyze_video  # noqa: E402
+from core.checkpoints import load_model  # noqa: E402
+from core.faces.align import AlignParams, align_face  # noqa: E402
+from core.faces.detect import FaceDetector  # noqa: E402
+from core.faces.landmarks import LandmarkPredictor  # noqa: E402
+from core.frames import FrameSelection  # noqa: E402
+from core.inference import Predictor  # noqa: E402
+from core.model import CADDM, ModelConfig  # noqa: E402
+from core.video import VideoReader, probe_video  # noqa: E402
+
+SHARED = Path(os.environ.get("CADDM_SHARED", ROOT.parent / "shared"))
+
+
+def iou(a, b) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def naive(path, model, n_frames: int):
+    """The straightforward loop. Returns ({index: [(box, score)]}, frames, seconds, stage seconds)."""
+    torch.set_num_threads(os.cpu_count())
+    detector, landmarks = FaceDetector(max_side=None, upsample=1), LandmarkPredictor()
+    predictor = Predictor(model, device="cpu", batch_size=1, channels_last=False)
+    stages = dict(decode=0.0, detect=0.0, landmarks=0.0, align=0.0, model=0.0)
+    out = {}
+
+    def timed(stage, fn, *a):
+        t = time.perf_counter()
+        value = fn(*a)
+        stages[stage] += time.perf_counter() - t
+        return value
+
+    start = time.perf_counter()
+    with VideoReader(path) as reader:
+        frames = iter(reader.frames(range(n_frames)))
+        while (frame := timed("decode", next, frames, None)) is not None:
+            faces = []
+            for d in timed("detect", detector.detect, frame.image):
+                lm = timed("landmarks", landmarks.predict, frame.image, d.box)
+                crop, _ = timed("align", align_face, frame.image, lm, AlignParams())
+                faces.append((d.box, timed("model", predictor.predict, crop[None])[0].prob))
+            out[frame.index] = faces
+    return out, len(out), time.perf_counter() - start, stages
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", default="s32.mp4,dflive_Twitch1.mp4")
+    ap.add_argument("--backbone", default="resnet34")
+    ap.add_argument("--model", default=None, help="checkpoint (default: seeded random weights, same speed)")
+    ap.add_argument("--naive-frames", type=int, default=60, help="frames the naive loop runs on (it is slow)")
+    ap.add_argument("--torch-threads", type=int, default=None, help="torch threads for ours (default: engine's)")
+    ap.add_argument("--batch-size", type=int, default=16)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    model = load_model(args.model) if args.model else CADDM(ModelConfig(args.backbone)).eval()
+    if not args.model:
+        model.metadata = {"name": f"{args.backbone}-bench", "source": {"sha256": "", "path": ""}}
+    print(f"torch {torch.__version__}, {os.cpu_count()} cores, model {model.metadata.get('name')} "
+          f"({model.config.backbone})")
+    for clip in args.clips.split(","):
+        path = SHARED / "data" / "videos" / "real" / clip
+        if not path.exists():
+            print(f"{path}: absent, skipped")
+            continue
+        info = probe_video(path)
+        print(f"\n== {clip}: {info.width}x{info.height}, {info.frame_count} frames, {info.fps:.2f} fps")
+        predictor = Predictor(model, device="auto", batch_size=args.batch_size)
+        options = AnalysisOptions(frames=FrameSelection("all"), torch_threads=args.torch_threads,
+                                  batch_size=args.batch_size)
+        result = analyze_video(path, predictor, options, info=info)
+        t = result.timings
+        fps = len(result.frames) / t["total"]
+        print(f"ours : {len(result.frames)} frames in {t['total']:.1f} s = {fps:.1f} frames/s; faces "
+              f"{sum(len(f.faces) for f in result.frames)}")
+        print("       stage seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items() if k != "total"))
+        n = min(args.naive_frames, info.frame_count)
+        faces, frames, seconds, stages = naive(path, model, n)
+        nfps = frames / seconds
+        print(f"naive: {frames} frames in {seconds:.1f} s = {nfps:.1f} frames/s -> ours is {fps / nfps:.1f}x faster")
+        print("       stage seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+        diffs = []
+        ours_by_index = {f.index: f for f in result.frames}
+        for idx, naive_faces in faces.items():
+            for box, prob in naive_faces:
+                cand = [(iou(box, f.box), f.score) for f in ours_by_index[idx].faces]
+                if cand and max(cand)[0] > 0.5:
+                    diffs.append(abs(max(cand)[1] - prob))
+        if diffs:
+            print(f"scores on {len(diffs)} faces both found: mean |diff| {np.mean(diffs):.4f}, max {np.max(diffs):.4f}")
+
+
+if __name__ == "__main__":
+    main()
