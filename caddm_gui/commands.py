@@ -111,8 +111,19 @@ class Commands(QObject):
             text = "unavailable"
             self.state.error(str(e))
         self.state.device_name = text
+        if self.state.result is None:
+            self.state.model_name = self.configured_model()
         self.state.modelChanged.emit()
         return text
+
+    def configured_model(self) -> str:
+        """The model the next analysis uses, as the verdict panel names it before one has run."""
+        if self.prefs.model_path:
+            return os.path.basename(self.prefs.model_path)
+        try:
+            return f"bundled default ({resolve_model(None).name})"
+        except CaddmError:
+            return "none: choose one in Settings"
 
     def apply_preferences(self, prefs: Preferences) -> None:
         """New settings from the dialog: remembered, and the threshold / overlays / device take effect now."""

@@ -122,7 +122,6 @@ class AppState(QObject):
                 result.review.notes.update(self.review.notes)
             self.review = result.review
             self.model_name = result.model.name
-            self.device_name = result.settings.device
             self.modelChanged.emit()
         self._set_frames(result.frames if result is not None else [])
         self.resultChanged.emit(result)
