@@ -322,6 +322,7 @@ class Commands(QObject):
             left = max(0, int((deadline - time.perf_counter()) * 1000))
             if not w.wait(left):
                 return False
+            self._workers.discard(w)
         return True
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
