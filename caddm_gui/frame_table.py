@@ -151,9 +151,14 @@ class FrameTable(QTableView):
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         h = self.horizontalHeader()
-        h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         h.setSectionResizeMode(NOTE, QHeaderView.ResizeMode.Stretch)
-        h.setMinimumSectionSize(36)
+        h.setMinimumSectionSize(30)
+        fm = self.fontMetrics()
+        samples = {FLAG: "Flag", FRAME: "Frame 00", TIME: "00:00.000", SCORE: "P(fake)", FACES: "Faces",
+                   ARTS: "Boxes", TRACK: "Track"}
+        for col, text in samples.items():
+            self.setColumnWidth(col, fm.horizontalAdvance(text) + 14)
         h.setHighlightSections(False)
         self.doubleClicked.connect(self._double_clicked)
         self.selectionModel().selectionChanged.connect(self._selection_changed)

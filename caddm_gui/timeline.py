@@ -138,7 +138,7 @@ class Timeline(QWidget):
     def _set_range(self) -> None:
         n = max(1, self.state.frame_count)
         self.viewbox.setLimits(xMin=-0.02 * n - 1, xMax=n * 1.02 + 1)
-        self.viewbox.setXRange(0, n - 1, padding=0.01)
+        self.viewbox.setXRange(0, n - 1, padding=0.02)
 
     def rebuild(self) -> None:
         frames = sorted(self.state.frames, key=lambda f: f.index)

@@ -74,6 +74,12 @@ def main() -> int:
         path = out / f"inspector_{w}x{h}.png"
         win.grab().save(str(path))
         print(path)
+    win.tabs.setCurrentWidget(win.evidence)
+    win.resize(1280, 800)
+    settle(800)
+    path = out / "inspector_evidence_1280x800.png"
+    win.grab().save(str(path))
+    print(path)
     cmds.shutdown()
     return 0
 
