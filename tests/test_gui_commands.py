@@ -148,3 +148,20 @@ def test_real_clip(qtbot, app):
     result = analyse_and_wait(qtbot, cmds, timeout=300000)
     assert result is not None and result.complete and len(result.frames) == 6
     assert os.path.samefile(result.video.path, video)
+
+
+def test_video_without_faces_says_so(qtbot, app, tmp_path):
+    import cv2
+    import numpy as np
+
+    path = tmp_path / "empty_room.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+    for i in range(10):
+        out.write(np.full((120, 160, 3), 60 + 10 * i, np.uint8))
+    out.release()
+    state, cmds = app
+    open_and_wait(qtbot, cmds, path)
+    result = analyse_and_wait(qtbot, cmds)
+    assert result is not None and result.summary.verdict == "no face"
+    assert any("No face was found" in t for level, t in state.messages if level == "warning")
+    assert state.summary().verdict == "no face"
