@@ -163,18 +163,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     # Heavy imports only once the arguments are known to be good (--help stays instant).
-    from .analysis import AnalysisOptions, analyze_video
+    from .analysis import AnalysisOptions
     from .cache import ResultCache
-    from .checkpoints import load_model
-    from .inference import Predictor
-    from .registry import resolve_model
     from .reports import write_reports
+    from .runner import analyze_cached, load_predictor
     from .results import CaseInfo
     from .video import VideoReader, probe_video
 
     try:
-        model = load_model(resolve_model(args.model), device=args.device)
-        predictor = Predictor(model, device=args.device, batch_size=args.batch_size)
+        predictor = load_predictor(args.model, device=args.device, batch_size=args.batch_size)
     except (CaddmError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -188,20 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     for video, report_dir in zip(videos, _out_dirs(videos, out)):
         try:
             info = probe_video(video)
-            key = None
-            result = None
-            if cache is not None:
-                key = cache.key(info.sha256, model.metadata["source"]["sha256"],
-                                options.settings(str(predictor.device)))
-                result = cache.get(key)
-                if result is not None:
-                    result.video.path = str(video)
-                    result = result.with_threshold(args.threshold)
-            if result is None:
-                bar = ProgressBar(video.name, enabled=not args.quiet)
-                result = analyze_video(video, predictor, options, progress=bar, info=info)
-                if cache is not None and result.complete:
-                    cache.put(key, result)
+            bar = ProgressBar(video.name, enabled=not args.quiet)
+            result, _ = analyze_cached(video, predictor, options, cache, progress=bar, info=info)
             result.case = case
             report_dir.mkdir(parents=True, exist_ok=True)
             with VideoReader(video) as reader:

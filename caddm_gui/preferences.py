@@ -1,0 +1,88 @@
+"""The analyst's settings, remembered between sessions in QSettings.
+
+`Preferences.load(qsettings)` / `.save(qsettings)`; the app uses `QSettings("caddm-inspector", "caddm-gui")`,
+tests pass an INI file of their own (`QSettings(path, QSettings.IniFormat)`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from PySide6.QtCore import QSettings
+
+from core.frames import FrameSelection
+
+OVERLAYS = ("faces", "artifacts", "landmarks", "labels")
+MAX_RECENT = 10
+
+
+def default_overlays() -> dict[str, bool]:
+    return {"faces": True, "artifacts": True, "landmarks": False, "labels": True}
+
+
+@dataclass
+class Preferences:
+    model_path: str = ""          # "" = the bundled default model
+    device: str = "auto"          # auto | cpu | cuda
+    frame_mode: str = "count"     # all | stride | count (core.frames.FrameSelection)
+    frame_value: int = 32
+    threshold: float = 0.5
+    auto_analyse: bool = False
+    overlays: dict[str, bool] = field(default_factory=default_overlays)
+    recent: list[str] = field(default_factory=list)
+    export_dir: str = ""
+    analyst: str = ""
+
+    def frame_selection(self) -> FrameSelection:
+        return FrameSelection(self.frame_mode, max(1, int(self.frame_value)))
+
+    def model_arg(self) -> str | None:
+        """What `core.runner.load_predictor` takes: None for the bundled default."""
+        return self.model_path or None
+
+    def add_recent(self, path: str) -> None:
+        self.recent = [path] + [p for p in self.recent if p != path]
+        del self.recent[MAX_RECENT:]
+
+    # -- QSettings ---------------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, s: QSettings) -> "Preferences":
+        p = cls()
+        for f in fields(cls):
+            if f.name in ("overlays", "recent"):
+                continue
+            default = getattr(p, f.name)
+            value = s.value(f.name, default)
+            try:
+                if isinstance(default, bool):
+                    value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                else:
+                    value = type(default)(value)
+            except (TypeError, ValueError):
+                value = default
+            setattr(p, f.name, value)
+        for name in OVERLAYS:
+            v = s.value(f"overlays/{name}", p.overlays[name])
+            p.overlays[name] = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
+        recent = s.value("recent", [])
+        p.recent = [recent] if isinstance(recent, str) else [str(r) for r in (recent or [])]
+        if p.frame_mode not in ("all", "stride", "count"):
+            p.frame_mode = "count"
+        if p.device not in ("auto", "cpu", "cuda", "mps"):
+            p.device = "auto"
+        p.threshold = min(1.0, max(0.0, p.threshold))
+        p.frame_value = max(1, p.frame_value)
+        return p
+
+    def save(self, s: QSettings) -> None:
+        for f in fields(self):
+            if f.name in ("overlays", "recent"):
+                continue
+            s.setValue(f.name, getattr(self, f.name))
+        for name, on in self.overlays.items():
+            s.setValue(f"overlays/{name}", bool(on))
+        s.setValue("recent", list(self.recent))
+        s.sync()
+
+
+def app_settings() -> QSettings:
+    return QSettings(QSettings.IniFormat, QSettings.UserScope, "caddm-inspector", "caddm-gui")

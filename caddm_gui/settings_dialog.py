@@ -1,0 +1,164 @@
+"""Settings: the model (bundled default or a checkpoint file: the authors' .pkl or one from `caddm-train`, with its
+metadata shown), the device, which frames to analyse, the threshold, analyse-on-open and the overlays. The values
+are remembered between sessions (QSettings, via `Preferences`)."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from core.errors import CaddmError
+from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path
+
+from .preferences import OVERLAYS, Preferences
+
+FRAME_MODES = [("count", "N evenly spaced frames"), ("stride", "Every k-th frame"), ("all", "All frames")]
+DEVICES = [("auto", "Auto (GPU when present)"), ("cpu", "CPU"), ("cuda", "CUDA GPU")]
+
+
+def describe_checkpoint(path: str | None) -> str:
+    """Metadata of a checkpoint, for the dialog (reads the model; a one-line error when it cannot)."""
+    from core.checkpoints import load_model
+    from core.registry import resolve_model
+
+    try:
+        m = load_model(resolve_model(path or None), device="cpu")
+    except CaddmError as e:
+        return f"Cannot load: {e}"
+    except Exception as e:  # noqa: BLE001
+        return f"Cannot load: {type(e).__name__}: {e}"
+    meta = dict(m.metadata)
+    src = meta.pop("source", {})
+    lines = [f"name: {meta.pop('name', '?')}", f"backbone: {m.config.backbone}", f"format: {src.get('format', '?')}",
+             f"sha256: {src.get('sha256', '')}", f"path: {src.get('path', '')}"]
+    for k, v in meta.items():
+        lines.append(f"{k}: {v if isinstance(v, (str, int, float)) else json.dumps(v)[:200]}")
+    return "\n".join(lines)
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, prefs: Preferences, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(560)
+        self.prefs = copy.deepcopy(prefs)
+
+        # model
+        self.model_kind = QComboBox()
+        bundled = default_model_path()
+        self.model_kind.addItem(f"Bundled default ({DEFAULT_MODEL})" + ("" if bundled else " - not installed"), "")
+        self.model_kind.addItem("Checkpoint file (authors' .pkl or caddm-train .safetensors)", "file")
+        self.model_path = QLineEdit(prefs.model_path)
+        self.model_path.setPlaceholderText("path to a checkpoint")
+        browse = QPushButton("Browse...")
+        browse.clicked.connect(self._browse)
+        show = QPushButton("Show metadata")
+        show.clicked.connect(self.show_metadata)
+        self.meta = QPlainTextEdit()
+        self.meta.setReadOnly(True)
+        self.meta.setFixedHeight(110)
+        self.meta.setPlaceholderText("Model metadata (press Show metadata)")
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.model_path, 1)
+        path_row.addWidget(browse)
+        path_row.addWidget(show)
+        self.model_kind.currentIndexChanged.connect(self._kind_changed)
+        self.model_kind.setCurrentIndex(1 if prefs.model_path else 0)
+        self._kind_changed()
+        known = ", ".join(n for n in REGISTRY if n != DEFAULT_MODEL)
+        hint = QLabel(f"Known architectures: {known}. Nothing is downloaded: pass the file.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: palette(mid);")
+        mbox = QGroupBox("Model")
+        ml = QVBoxLayout(mbox)
+        ml.addWidget(self.model_kind)
+        ml.addLayout(path_row)
+        ml.addWidget(hint)
+        ml.addWidget(self.meta)
+
+        # analysis
+        self.device = QComboBox()
+        for value, text in DEVICES:
+            self.device.addItem(text, value)
+        self.device.setCurrentIndex(max(0, self.device.findData(prefs.device)))
+        self.frame_mode = QComboBox()
+        for value, text in FRAME_MODES:
+            self.frame_mode.addItem(text, value)
+        self.frame_mode.setCurrentIndex(max(0, self.frame_mode.findData(prefs.frame_mode)))
+        self.frame_value = QSpinBox()
+        self.frame_value.setRange(1, 100000)
+        self.frame_value.setValue(prefs.frame_value)
+        self.frame_mode.currentIndexChanged.connect(self._mode_changed)
+        self._mode_changed()
+        frames_row = QHBoxLayout()
+        frames_row.addWidget(self.frame_mode, 1)
+        frames_row.addWidget(self.frame_value)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setDecimals(3)
+        self.threshold.setSingleStep(0.01)
+        self.threshold.setValue(prefs.threshold)
+        self.auto = QCheckBox("Analyse automatically when a video is opened")
+        self.auto.setChecked(prefs.auto_analyse)
+        abox = QGroupBox("Analysis")
+        af = QFormLayout(abox)
+        af.addRow("Device", self.device)
+        af.addRow("Frames", frames_row)
+        af.addRow("Threshold P(fake)", self.threshold)
+        af.addRow("", self.auto)
+
+        # overlays
+        self.overlays = {}
+        obox = QGroupBox("Overlays on the frame")
+        ol = QHBoxLayout(obox)
+        names = {"faces": "Face boxes", "artifacts": "Artifact boxes", "landmarks": "Landmarks", "labels": "Scores"}
+        for name in OVERLAYS:
+            cb = QCheckBox(names[name])
+            cb.setChecked(prefs.overlays.get(name, True))
+            self.overlays[name] = cb
+            ol.addWidget(cb)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        for w in (mbox, abox, obox):
+            lay.addWidget(w)
+        lay.addWidget(buttons)
+
+    def _kind_changed(self, *_args) -> None:
+        is_file = self.model_kind.currentData() == "file"
+        self.model_path.setEnabled(is_file)
+
+    def _mode_changed(self, *_args) -> None:
+        mode = self.frame_mode.currentData()
+        self.frame_value.setEnabled(mode != "all")
+        self.frame_value.setPrefix("N = " if mode == "count" else "k = ")
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", os.path.dirname(self.model_path.text()),
+                                              "Checkpoints (*.safetensors *.pkl *.pth *.pt);;All files (*)")
+        if path:
+            self.model_path.setText(path)
+            self.model_kind.setCurrentIndex(1)
+            self.show_metadata()
+
+    def show_metadata(self) -> None:
+        path = self.model_path.text().strip() if self.model_kind.currentData() == "file" else ""
+        self.meta.setPlainText(describe_checkpoint(path or None))
+
+    def result_prefs(self) -> Preferences:
+        p = self.prefs
+        p.model_path = self.model_path.text().strip() if self.model_kind.currentData() == "file" else ""
+        p.device = self.device.currentData()
+        p.frame_mode = self.frame_mode.currentData()
+        p.frame_value = self.frame_value.value()
+        p.threshold = self.threshold.value()
+        p.auto_analyse = self.auto.isChecked()
+        p.overlays = {n: cb.isChecked() for n, cb in self.overlays.items()}
+        return p

@@ -1,0 +1,227 @@
+"""Work that must not run on the UI thread: the analysis, frame decoding, hashing and export.
+
+- `TaskWorker(fn)`: a QThread running one function; `succeeded(result)` or `failed(message)` (one line).
+- `AnalysisWorker`: loads the model (or reuses it), runs `core.runner.analyze_cached` and forwards each scored frame
+  with `frameDone(done, total, FrameResult)`; `cancel()` stops it between frames (a partial result comes back with
+  complete=False and is never cached).
+- `FrameLoader`: decodes frames on demand in one thread with a small LRU cache. Only the latest request matters:
+  a request made while another is decoding replaces the waiting one, and a long decode stops early when a newer
+  request arrives (after SLEAP's video widget). Near targets are decoded forward from the current position; a step
+  back decodes a short run before the target so that further steps back come from the cache.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+
+from core.errors import CaddmError
+from core.video import VideoReader
+
+
+def error_text(e: BaseException) -> str:
+    """One line for the message bar: a CaddmError as it is, anything else with its type."""
+    if isinstance(e, CaddmError):
+        return str(e)
+    if isinstance(e, OSError):
+        return f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": ")
+    return f"{type(e).__name__}: {e}"
+
+
+class TaskWorker(QThread):
+    succeeded = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[], object], name: str = "task", parent=None):
+        super().__init__(parent)
+        self.fn = fn
+        self.setObjectName(name)
+
+    def run(self) -> None:
+        try:
+            out = self.fn()
+        except BaseException as e:  # noqa: BLE001 - reported in the window, the app keeps running
+            self.failed.emit(error_text(e))
+            return
+        self.succeeded.emit(out)
+
+
+class AnalysisWorker(QThread):
+    modelReady = Signal(str, str)           # model name, device description
+    frameDone = Signal(int, int, object)    # done, total, FrameResult
+    succeeded = Signal(object, bool)        # AnalysisResult (complete or not), from cache
+    failed = Signal(str)
+
+    def __init__(self, run: Callable, parent=None):
+        """`run(progress, cancel, model_ready) -> (result, from_cache)` does the work (see Commands.analyse)."""
+        super().__init__(parent)
+        self._run = run
+        self._cancel = threading.Event()
+        self.setObjectName("analysis")
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self) -> None:
+        try:
+            result, cached = self._run(lambda d, t, fr: self.frameDone.emit(d, t, fr), self._cancel.is_set,
+                                       self.modelReady.emit)
+        except BaseException as e:  # noqa: BLE001
+            self.failed.emit(error_text(e))
+            return
+        self.succeeded.emit(result, cached)
+
+
+class _LRU:
+    """Decoded frames by index, bounded by total bytes."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.items: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.nbytes = 0
+
+    def get(self, index: int) -> np.ndarray | None:
+        img = self.items.get(index)
+        if img is not None:
+            self.items.move_to_end(index)
+        return img
+
+    def put(self, index: int, img: np.ndarray) -> None:
+        if index in self.items:
+            self.items.move_to_end(index)
+            return
+        self.items[index] = img
+        self.nbytes += img.nbytes
+        while self.nbytes > self.max_bytes and len(self.items) > 1:
+            _, old = self.items.popitem(last=False)
+            self.nbytes -= old.nbytes
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.nbytes = 0
+
+
+class FrameLoader(QObject):
+    frameReady = Signal(int, object)   # index, BGR uint8 (H, W, 3)
+    failed = Signal(int, str)
+
+    FORWARD_RUN = 12     # targets this close ahead are decoded frame by frame into the cache
+    BACK_RUN = 12        # a step back decodes this many frames before the target
+    SEEK_GAP = 90        # further ahead than this: seek instead of decoding forward
+
+    def __init__(self, cache_bytes: int = 256 << 20, parent=None):
+        super().__init__(parent)
+        self._cond = threading.Condition()
+        self._path: str | None = None
+        self._pending: tuple[int, int] | None = None   # (generation, index)
+        self._generation = 0
+        self._stop = False
+        self._cache = _LRU(cache_bytes)
+        self._reader: VideoReader | None = None
+        self._reader_gen = -1
+        self._pos = 0          # index the reader decodes next
+        self.decoded = 0       # frames decoded (for tests and diagnostics)
+        self._thread = threading.Thread(target=self._loop, name="caddm-frames", daemon=True)
+        self._thread.start()
+
+    # -- UI thread -------------------------------------------------------------------------------------------
+    def open(self, path: str) -> None:
+        with self._cond:
+            self._path = path
+            self._generation += 1
+            self._pending = None
+            self._cond.notify()
+
+    def request(self, index: int) -> None:
+        with self._cond:
+            self._pending = (self._generation, int(index))
+            self._cond.notify()
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def cached(self, index: int) -> np.ndarray | None:
+        with self._cond:
+            return self._cache.items.get(index)
+
+    # -- loader thread ---------------------------------------------------------------------------------------
+    def _newer(self, gen: int, index: int) -> bool:
+        p = self._pending
+        return self._stop or (p is not None and p != (gen, index)) or gen != self._generation
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    break
+                gen, index = self._pending
+                self._pending = None
+                path = self._path
+                if gen != self._generation:
+                    continue
+                if self._reader_gen != gen:
+                    self._cache.clear()
+                img = self._cache.get(index)
+            if img is None:
+                try:
+                    img = self._decode(gen, path, index)
+                except BaseException as e:  # noqa: BLE001
+                    self.failed.emit(index, error_text(e))
+                    self._drop_reader()
+                    continue
+            if img is not None and gen == self._generation:
+                self.frameReady.emit(index, img)
+        self._drop_reader()
+
+    def _drop_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self._reader, self._reader_gen, self._pos = None, -1, 0
+
+    def _store(self, index: int, img: np.ndarray) -> None:
+        with self._cond:
+            self._cache.put(index, img)
+        self._pos = index + 1
+        self.decoded += 1
+
+    def _decode(self, gen: int, path: str, index: int) -> np.ndarray | None:
+        if self._reader is None or self._reader_gen != gen:
+            self._drop_reader()
+            self._reader, self._reader_gen, self._pos = VideoReader(path, seek_gap=self.SEEK_GAP), gen, 0
+        r = self._reader
+        if 0 <= index - self._pos <= self.FORWARD_RUN:
+            start = self._pos                          # near ahead: decode forward, keep each frame
+        elif index < self._pos:
+            start = max(0, index - self.BACK_RUN)      # back: seek a little earlier and fill the cache
+            with self._cond:
+                while start < index and start in self._cache.items:
+                    start += 1
+        else:
+            start = index                              # far ahead: grab through or seek (VideoReader decides)
+        img = None
+        for frame in r.frames(range(start, index + 1)):
+            self._store(frame.index, frame.image)
+            img = frame.image
+            if frame.index != index and self._newer(gen, index):
+                return None                            # a newer request: this one is stale
+        return img
+
+
+def elapsed_and_remaining(start: float, done: int, total: int) -> tuple[float, float]:
+    elapsed = time.perf_counter() - start
+    if done <= 0 or total <= 0:
+        return elapsed, -1.0
+    return elapsed, elapsed / done * max(0, total - done)

@@ -1,0 +1,104 @@
+"""Fixtures for the GUI tests: a tiny model (saved once per session), a short generated clip with a moving face,
+an isolated QSettings file and result cache per test, and an `app` bundle (state + commands) with no window."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+SAMPLE = ROOT / "resources" / "samples" / "astronaut_real.mp4"
+FACE = ROOT / "tests" / "data" / "astronaut_face.jpg"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    import torch
+
+    from core.checkpoints import save_model
+    from core.model import CADDM, ModelConfig
+
+    torch.manual_seed(0)
+    model = CADDM(ModelConfig("timm:resnet18", adm_width=32))
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_model(model, path, name="tiny-test")
+    return path
+
+
+def write_clip(path: Path, n: int = 24, size=(320, 240), fps: float = 12.0) -> Path:
+    """A clip of the astronaut's face moving across a grey background (mp4v)."""
+    face = cv2.imread(str(FACE))
+    w, h = size
+    fh = int(h * 0.7)
+    face = cv2.resize(face, (int(face.shape[1] * fh / face.shape[0]), fh))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for i in range(n):
+        img = np.full((h, w, 3), 90, np.uint8)
+        x = int((w - face.shape[1]) * i / max(1, n - 1))
+        y = (h - fh) // 2
+        img[y:y + fh, x:x + face.shape[1]] = face
+        cv2.putText(img, str(i), (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+        out.write(img)
+    out.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("clip") / "moving_face.mp4")
+
+
+@pytest.fixture
+def qsettings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "caddm-gui.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def result_cache(tmp_path, monkeypatch):
+    from core.cache import ResultCache
+
+    monkeypatch.setenv("CADDM_CACHE_DIR", str(tmp_path / "cache"))
+    return ResultCache(tmp_path / "cache")
+
+
+@pytest.fixture
+def prefs(tiny_model):
+    from caddm_gui.preferences import Preferences
+
+    return Preferences(model_path=str(tiny_model), device="cpu", frame_mode="count", frame_value=6)
+
+
+@pytest.fixture
+def app(qtbot, qsettings, result_cache, prefs):
+    """(state, commands) with no window; shut down cleanly after the test."""
+    from caddm_gui.commands import Commands
+    from caddm_gui.state import AppState
+
+    state = AppState()
+    cmds = Commands(state, prefs, qsettings, cache=result_cache)
+    messages: list[tuple[str, str]] = []
+    state.message.connect(lambda level, text: messages.append((level, text)))
+    state.messages = messages
+    yield state, cmds
+    cmds.shutdown(60000)
+
+
+def open_and_wait(qtbot, cmds, path, timeout=20000) -> None:
+    with qtbot.waitSignal(cmds.infoReady, timeout=timeout):
+        assert cmds.open_video(path)
+
+
+def analyse_and_wait(qtbot, cmds, timeout=120000):
+    with qtbot.waitSignal(cmds.analysisFinished, timeout=timeout) as blocker:
+        assert cmds.analyse()
+    return blocker.args[0]
+
+
+def errors(state) -> list[str]:
+    return [t for level, t in state.messages if level == "error"]

@@ -1,0 +1,167 @@
+"""Commands and state without a window: open, analyse (tiny model, 6 frames), cache, review, threshold, export,
+cancel, bad inputs."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from gui_fixtures import SAMPLE, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
+    tiny_model  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+
+def test_open_shows_first_frame_then_hash(qtbot, app, clip):
+    state, cmds = app
+    with qtbot.waitSignal(state.imageChanged, timeout=10000):
+        assert cmds.open_video(clip)
+    assert state.image is not None and state.image.shape == (240, 320, 3)
+    assert state.frame_count == 24
+    qtbot.waitUntil(lambda: state.info is not None, timeout=10000)
+    assert len(state.info.sha256) == 64 and state.info.frame_count == 24
+    assert str(clip) in cmds.prefs.recent[0]
+
+
+def test_analyse_fills_frames_caches_and_reopens_instantly(qtbot, app, clip):
+    state, cmds = app
+    open_and_wait(qtbot, cmds, clip)
+    scored = []
+    state.frameScored.connect(scored.append)
+    result = analyse_and_wait(qtbot, cmds)
+    assert result is not None and result.complete, state.messages
+    assert len(scored) == 6 and len(state.frames) == 6
+    assert state.result is result and not state.from_cache
+    assert state.summary().frames_with_faces > 0
+    assert not state.busy and not errors(state)
+    assert state.model_name == "tiny-test"
+    # review: flag and note, saved with the cached result
+    i = state.frames[2].index
+    cmds.toggle_flag(i)
+    cmds.set_note(i, "mouth edge flickers")
+    qtbot.waitUntil(lambda: not cmds._save_timer.isActive() and not cmds._workers, timeout=10000)
+    # re-open: the cached result comes back without analysing, with the review
+    open_and_wait(qtbot, cmds, SAMPLE)
+    open_and_wait(qtbot, cmds, clip)
+    assert state.result is not None and state.from_cache
+    assert len(state.frames) == 6
+    assert i in state.review.flags and state.review.notes[i] == "mouth edge flickers"
+
+
+def test_threshold_changes_verdict_and_jumps(qtbot, app, clip):
+    state, cmds = app
+    open_and_wait(qtbot, cmds, clip)
+    analyse_and_wait(qtbot, cmds)
+    scores = sorted(f.score for f in state.frames if f.score is not None)
+    video = state.summary().video_score
+    cmds.set_threshold(max(0.0, video - 1e-3))
+    assert state.summary().verdict == "fake"
+    cmds.set_threshold(min(1.0, video + 1e-3))
+    assert state.summary().verdict == "real"
+    cmds.set_threshold(scores[-1])   # only the top frame(s) are above
+    cmds.seek(0)
+    assert cmds.jump_above(+1)
+    assert state.frame_result(state.frame_index).score >= state.threshold
+    assert not cmds.jump_above(+1) or state.frame_result(state.frame_index).score >= state.threshold
+
+
+def test_export_report_and_png(qtbot, app, clip, tmp_path):
+    from core.results import CaseInfo
+
+    state, cmds = app
+    open_and_wait(qtbot, cmds, clip)
+    analyse_and_wait(qtbot, cmds)
+    flagged = state.frames[1].index
+    cmds.set_flag(flagged, True)
+    cmds.set_note(flagged, "check the jaw line")
+    out = tmp_path / "report"
+    with qtbot.waitSignal(cmds.exportFinished, timeout=120000) as b:
+        cmds.export_report(out, ["json", "csv", "html"], CaseInfo("CASE-7", "A. Analyst", "seized phone"))
+    assert b.args[0] is not None, state.messages
+    assert {p.name for p in out.iterdir()} == {"report.json", "frames.csv", "report.html"}
+    data = json.loads((out / "report.json").read_text())
+    assert data["case"]["case_id"] == "CASE-7"
+    assert data["review"]["flags"] == [flagged] and "jaw" in data["review"]["notes"][str(flagged)]
+    # the current frame as an annotated PNG
+    cmds.seek(flagged)
+    qtbot.waitUntil(lambda: state.image_index == flagged, timeout=10000)
+    with qtbot.waitSignal(cmds.exportFinished, timeout=20000) as b:
+        assert cmds.export_frame_png(tmp_path / "frame")
+    assert (tmp_path / "frame.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_export_to_unwritable_folder_reports(qtbot, app, clip, tmp_path):
+    state, cmds = app
+    open_and_wait(qtbot, cmds, clip)
+    analyse_and_wait(qtbot, cmds)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with qtbot.waitSignal(cmds.exportFinished, timeout=60000) as b:
+        cmds.export_report(blocker / "sub", ["json"])
+    assert b.args[0] is None
+    assert any("Export failed" in e and "a_file" in e for e in errors(state))
+    assert state.result is not None   # nothing lost
+
+
+def test_bad_inputs_give_messages(qtbot, app, tmp_path):
+    state, cmds = app
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video")
+    assert not cmds.open_video(text)
+    assert not cmds.open_video(tmp_path / "missing.mp4")
+    errs = errors(state)
+    assert len(errs) == 2 and "notes.mp4" in errs[0] and "missing.mp4" in errs[1]
+    assert state.video_path is None
+
+
+def test_bad_checkpoint_reports_and_keeps_running(qtbot, app, clip, tmp_path):
+    state, cmds = app
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a checkpoint at all")
+    cmds.prefs.model_path = str(bad)
+    open_and_wait(qtbot, cmds, clip)
+    assert analyse_and_wait(qtbot, cmds) is None
+    assert any("broken.safetensors" in e for e in errors(state))
+    assert not state.busy and state.video_path == str(clip)
+
+
+def test_cancel_returns_partial_uncached(qtbot, app, clip):
+    state, cmds = app
+    cmds.prefs.frame_mode, cmds.prefs.frame_value = "all", 1
+    open_and_wait(qtbot, cmds, clip)
+    state.frameScored.connect(lambda fr: cmds.cancel_analysis())
+    result = analyse_and_wait(qtbot, cmds)
+    assert result is not None and not result.complete and 0 < len(result.frames) < 24
+    assert not state.busy
+    assert not list(cmds.cache.root.glob("*.json"))   # a cancelled run is never cached
+
+
+@pytest.mark.shared
+def test_real_clip(qtbot, app):
+    from conftest import SHARED_DATA, need
+
+    folder = need(SHARED_DATA / "videos" / "real")
+    video = sorted(folder.glob("*.mp4"))[0]
+    state, cmds = app
+    open_and_wait(qtbot, cmds, video, timeout=60000)
+    result = analyse_and_wait(qtbot, cmds, timeout=300000)
+    assert result is not None and result.complete and len(result.frames) == 6
+    assert os.path.samefile(result.video.path, video)
+
+
+def test_video_without_faces_says_so(qtbot, app, tmp_path):
+    import cv2
+    import numpy as np
+
+    path = tmp_path / "empty_room.mp4"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+    for i in range(10):
+        out.write(np.full((120, 160, 3), 60 + 10 * i, np.uint8))
+    out.release()
+    state, cmds = app
+    open_and_wait(qtbot, cmds, path)
+    result = analyse_and_wait(qtbot, cmds)
+    assert result is not None and result.summary.verdict == "no face"
+    assert any("No face was found" in t for level, t in state.messages if level == "warning")
+    assert state.summary().verdict == "no face"
