@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import __version__
+from . import OMP_PASSIVE, __version__
 from .artifacts import BoxSettings
 from .face_pipeline import DetectorSettings, FacePipeline, PreparedFace
 from .faces.align import crop_to_frame
@@ -45,7 +45,7 @@ class AnalysisOptions:
     boxes: BoxSettings = BoxSettings()
     batch_size: int = 16
     device: str = "auto"
-    torch_threads: int | None = None  # None: all cores less the one the producer thread keeps busy
+    torch_threads: int | None = None  # None: all (passive OpenMP waiting) or all but one (see core.OMP_PASSIVE)
 
     def settings(self, device_used: str) -> AnalysisSettings:
         return AnalysisSettings(frame_selection=self.frames, threshold=self.threshold, device=device_used,
@@ -123,8 +123,10 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
 
     threads_before = torch.get_num_threads()
     if predictor.device.type == "cpu":
-        # The producer keeps one core busy; a torch pool spanning all cores beside it collapses under contention.
-        torch.set_num_threads(options.torch_threads or max(1, threads_before - 1))
+        # With spinning OpenMP workers a torch pool spanning all cores collapses beside the busy producer thread;
+        # with passive waiting (set by `core` before torch loads) it can use them all.
+        default = threads_before if OMP_PASSIVE else max(1, threads_before - 1)
+        torch.set_num_threads(options.torch_threads or default)
     q: queue.Queue = queue.Queue(maxsize=max(4, 2 * options.batch_size))
     stop = threading.Event()
     errors: list[BaseException] = []

@@ -52,8 +52,9 @@ REGISTRY: dict[str, ModelEntry] = {
 }
 
 HOW_TO_GET_A_MODEL = (
-    "no model given and no bundled default model found. Pass --model PATH with either the authors' released CADDM "
-    "checkpoint (.pkl, loads as it is) or one trained with `caddm-train fit` (see README: Models)."
+    "no model chosen and no bundled default model found: choose a checkpoint (caddm-analyze --model PATH; in the "
+    "app: Settings > Model), either the authors' released CADDM .pkl (loads as it is) or one trained with "
+    "`caddm-train fit` (README: Models)."
 )
 
 
