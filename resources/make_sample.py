@@ -1,8 +1,14 @@
-"""Make the bundled sample clip from NASA's public-domain astronaut portrait (Eileen Collins; the copy scikit-image
-ships as `astronaut.png`): a 4-second, 640x480, 25 fps clip with a slow camera move (zoom, pan, slight roll) so the
+"""Make the bundled sample clips from NASA's public-domain astronaut portrait (Eileen Collins; the copy scikit-image
+ships as `astronaut.png`): 4-second, 640x480, 25 fps clips with a slow camera move (zoom, pan, slight roll) so the
 face moves as in real footage. Deterministic: running it again gives the same frames.
 
-    python resources/make_sample.py  ->  resources/samples/astronaut_real.mp4
+- `astronaut_real.mp4`: the portrait as it is.
+- `astronaut_fake.mp4`: the same portrait with its face swapped for a manipulated copy of itself, made with the
+  project's own multi-scale facial swap code (`core.mfs`): the face inside the landmarks' hull is replaced by a
+  colour-shifted, slightly enlarged copy, alpha-blended with a softened hull mask, the kind of blending trace CADDM
+  is trained to find. It is a demonstration fake made from public-domain material, not a real deepfake.
+
+    python resources/make_sample.py  ->  resources/samples/astronaut_{real,fake}.mp4
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "source" / "astronaut.png"
-OUT = HERE / "samples" / "astronaut_real.mp4"
+SAMPLES = HERE / "samples"
 SIZE = (640, 480)
 FPS = 25
 SECONDS = 4
@@ -47,6 +53,30 @@ def write(path: Path, image: np.ndarray) -> None:
     writer.release()
 
 
+def swapped_face(image: np.ndarray) -> np.ndarray:
+    """The portrait with its face replaced by a manipulated copy of itself (see the module docstring)."""
+    sys.path.insert(0, str(HERE.parent))
+    from core.faces.detect import FaceDetector
+    from core.faces.landmarks import LandmarkPredictor
+    from core.mfs import MFSConfig, alpha_blend, hull_mask, soften
+
+    face = FaceDetector(max_side=None, upsample=1).detect(image)[0]
+    lm = LandmarkPredictor().predict(image, face.box)
+    # the copy: warmer and brighter, enlarged 6% about the nose tip (landmark 30), as a swapped-in face would be
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[:, :, 0] = np.mod(hsv[:, :, 0] - 4.0, 180.0)
+    hsv[:, :, 1] = np.clip(hsv[:, :, 1] * 1.25, 0, 255)
+    hsv[:, :, 2] = np.clip(hsv[:, :, 2] * 1.08 + 6, 0, 255)
+    copy = cv2.cvtColor(np.rint(hsv).astype(np.uint8), cv2.COLOR_HSV2BGR)
+    cx, cy = lm[30]
+    m = cv2.getRotationMatrix2D((float(cx), float(cy)), 0.0, 1.06)
+    copy = cv2.warpAffine(copy, m, image.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    mask = hull_mask(lm[:27], image.shape[:2])  # jaw line and brows: the inner face
+    return alpha_blend(image, copy, soften(mask, MFSConfig()))
+
+
 if __name__ == "__main__":
-    write(OUT, cv2.imread(str(SOURCE)))
-    print(OUT)
+    portrait = cv2.imread(str(SOURCE))
+    for name, image in (("astronaut_real.mp4", portrait), ("astronaut_fake.mp4", swapped_face(portrait))):
+        write(SAMPLES / name, image)
+        print(SAMPLES / name)
