@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.augment import augment  # noqa: E402
-from core.dssim import best_window  # noqa: E402
+from core.dssim import best_window, dssim_map  # noqa: E402
 from core.mfs import BLEND_STATS, MFSConfig, flip_sample, hull_mask, multi_scale_facial_swap, self_blended_sample  # noqa: E402
 
 SHARED = Path(os.environ.get("CADDM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -31,15 +31,8 @@ DEFAULT_FIXTURE = SHARED / "fixtures" / "caddm_reference" / "expected_alignment_
 
 
 def authors_style_window(fake, source, hw, mask, step):
-    a, b = fake.astype(np.float64), source.astype(np.float64)
-    k = cv2.getGaussianKernel(11, 1.5)
-    win = np.outer(k, k.T)
-    mu1, mu2 = cv2.filter2D(a, -1, win), cv2.filter2D(b, -1, win)
-    s1 = cv2.filter2D(a * a, -1, win) - mu1 ** 2
-    s2 = cv2.filter2D(b * b, -1, win) - mu2 ** 2
-    s12 = cv2.filter2D(a * b, -1, win) - mu1 * mu2
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    d = np.abs((1 - ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / ((mu1 ** 2 + mu2 ** 2 + c1) * (s1 + s2 + c2))) / 2)
+    """Their semantics: a float64 DSSIM map, then a Python loop over window positions."""
+    d = dssim_map(fake, source).copy()
     d[mask == 0] = 0
     h, w = hw
     best, res = 0.0, None

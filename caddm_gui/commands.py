@@ -17,7 +17,7 @@ import cv2
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
 from core.analysis import AnalysisOptions
-from core.atomic import atomic_write_bytes
+from core.atomic import atomic_write_bytes, ensure_output_dir
 from core.cache import ResultCache
 from core.checkpoints import file_sha256
 from core.device import describe_device, resolve_device
@@ -404,12 +404,7 @@ class Commands(QObject):
         self.save_prefs()
 
         def export():
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise OutputError(out, f"cannot create the report folder ({e.strerror or e})") from None
-            if not os.access(out, os.W_OK | os.X_OK):
-                raise OutputError(out, "the report folder is not writable")
+            ensure_output_dir(out)
             with VideoReader(path) as reader:
                 return write_reports(result, out, formats=formats, frame_source=reader.read_frame, top_n=top_n)
 

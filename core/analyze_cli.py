@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from .atomic import ensure_output_dir
 from .errors import CaddmError, OutputError
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".3gp"}
@@ -118,15 +119,6 @@ class ProgressBar:
         self.last = now
 
 
-def _check_out_dir(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(out, f"cannot create output folder ({e.strerror})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(out, "output folder is not writable")
-
-
 def verdict_line(result, report_dir: Path) -> str:
     s = result.summary
     score = "  n/a" if s.video_score is None else f"{s.video_score:.3f}"
@@ -155,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
     out = Path(args.out)
     try:
-        _check_out_dir(out)
+        ensure_output_dir(out)
     except CaddmError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

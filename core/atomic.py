@@ -48,3 +48,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` (UTF-8) to `path` atomically."""
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def ensure_output_dir(path: str | os.PathLike) -> Path:
+    """Create the output folder `path` if needed and check it is writable; raises OutputError naming it."""
+    from .errors import OutputError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(path, f"cannot create output folder ({e.strerror or e})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(path, "output folder is not writable")
+    return path

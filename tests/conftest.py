@@ -62,17 +62,27 @@ def tiny_model_path(tmp_path_factory) -> Path:
     return path
 
 
-def write_face_clip(path: Path, frames: int = 20, size=(360, 300), fps: float = 10.0) -> Path:
-    """A clip of the public-domain astronaut face (tests/data) drifting across a grey frame."""
+def face_square(i: int, frames: int, size=(360, 300)) -> tuple[int, int, int]:
+    """(x, y, side) in frame pixels of the pasted face in frame i of `write_face_clip`: it drifts left to right."""
+    w, h = size
+    side = int(h * 0.8)
+    return int((w - side) * i / max(1, frames - 1)), (h - side) // 2, side
+
+
+def write_face_clip(path: Path, frames: int = 20, size=(360, 300), fps: float = 10.0, numbered: bool = False) -> Path:
+    """A clip (mp4v) of the public-domain astronaut face (tests/data) drifting across a grey frame; `numbered`
+    prints the frame number in a corner."""
     import cv2
     import numpy as np
 
     face = cv2.imread(str(DATA / "astronaut_face.jpg"))
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     for i in range(frames):
+        x, y, side = face_square(i, frames, size)
         canvas = np.full((size[1], size[0], 3), 90, np.uint8)
-        x, y = 20 + 3 * i, 20 + i
-        canvas[y : y + face.shape[0], x : x + face.shape[1]] = face
+        canvas[y : y + side, x : x + side] = cv2.resize(face, (side, side))
+        if numbered:
+            cv2.putText(canvas, str(i), (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
         writer.write(canvas)
     writer.release()
     return path

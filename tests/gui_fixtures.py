@@ -5,46 +5,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, write_face_clip
 
 SAMPLE = ROOT / "resources" / "samples" / "astronaut_real.mp4"
-FACE = ROOT / "tests" / "data" / "astronaut_face.jpg"
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    import torch
-
-    from core.checkpoints import save_model
-    from core.model import CADDM, ModelConfig
-
-    torch.manual_seed(0)
-    model = CADDM(ModelConfig("timm:resnet18", adm_width=32))
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_model(model, path, name="tiny-test")
-    return path
+def tiny_model(tiny_model_path) -> Path:
+    return tiny_model_path
 
 
 def write_clip(path: Path, n: int = 24, size=(320, 240), fps: float = 12.0) -> Path:
-    """A clip of the astronaut's face moving across a grey background (mp4v)."""
-    face = cv2.imread(str(FACE))
-    w, h = size
-    fh = int(h * 0.7)
-    face = cv2.resize(face, (int(face.shape[1] * fh / face.shape[0]), fh))
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for i in range(n):
-        img = np.full((h, w, 3), 90, np.uint8)
-        x = int((w - face.shape[1]) * i / max(1, n - 1))
-        y = (h - fh) // 2
-        img[y:y + fh, x:x + face.shape[1]] = face
-        cv2.putText(img, str(i), (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
-        out.write(img)
-    out.release()
-    return path
+    """A numbered clip of the astronaut's face moving across a grey background (mp4v)."""
+    return write_face_clip(path, frames=n, size=size, fps=fps, numbered=True)
 
 
 @pytest.fixture(scope="session")

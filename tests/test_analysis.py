@@ -8,7 +8,8 @@ from core.analysis import AnalysisOptions, analyze_video
 from core.checkpoints import load_model
 from core.frames import FrameSelection
 from core.inference import Predictor
-from core.results import AnalysisResult, load_json
+from core.results import load_json
+from tests.conftest import face_square
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,8 @@ def test_every_selected_frame_has_the_face_one_track(face_clip, predictor):
         face = f.faces[0]
         assert 0.0 <= face.score <= 1.0 and f.score == face.score
         x0, y0, x1, y1 = face.box
-        # the face was pasted at (20 + 3i, 20 + i) with size 256: the detector box lies inside that square
-        assert 20 + 3 * f.index - 10 <= x0 < x1 <= 20 + 3 * f.index + 266
+        x, y, side = face_square(f.index, 20)  # where the face was pasted: the face box lies inside it
+        assert x - 10 <= x0 < x1 <= x + side + 10 and y - 10 <= y0 < y1 <= y + side + 10
         assert len(face.landmarks) == 68
         for a in face.artifacts:
             assert len(a.corners) == 4 and a.box[0] <= a.box[2] and a.box[1] <= a.box[3]
