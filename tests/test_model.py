@@ -88,3 +88,13 @@ def test_predictor_batches_consistently(small_model):
     for a, b in zip(one, many):
         assert a.prob == pytest.approx(b.prob, abs=1e-5)
         assert 0.0 <= a.prob <= 1.0
+
+
+def test_other_timm_cnns_and_a_clear_error_for_non_7x7_backbones():
+    model = CADDM(ModelConfig("timm:mobilenetv3_small_100", adm_width=16)).eval()
+    with torch.inference_mode():
+        assert model(torch.rand(1, 3, 224, 224) * 255)["loc"].shape == (1, 168, 4)
+    with pytest.raises(ValueError, match="7, 7"):
+        CADDM(ModelConfig("timm:vit_tiny_patch16_224"))
+    with pytest.raises(ValueError, match="unknown backbone"):
+        CADDM(ModelConfig("resnet35"))
