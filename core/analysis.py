@@ -118,7 +118,7 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
     info = info or probe_video(path)
     indices = options.frames.indices(info.frame_count)
     pipeline = pipeline or FacePipeline(options.detector)
-    pipeline.reset()
+    pipeline.reset(frame_step=max((b - a for a, b in zip(indices, indices[1:])), default=1))
     timings: dict[str, float] = {"probe": time.perf_counter() - t_start}
 
     threads_before = torch.get_num_threads()

@@ -23,7 +23,8 @@ class DetectorSettings:
     (1 finds faces down to ~40 px at detection scale, 0 down to ~80 px); threshold: HOG score cut-off (lower it
     for hard footage, at the price of false hits);
     detect_every: run the detector at least every this many frames (by index); in between, faces are followed by
-    their landmarks; min_face: faces narrower than this (frame px) are ignored."""
+    their landmarks; min_face: faces narrower than this (frame px) are ignored; retry_upsample: when a pass finds
+    no face, look again with one more level of upsampling (4x the cost, only on frames without a face)."""
 
     max_side: int | None = 640
     upsample: int = 0
@@ -31,6 +32,7 @@ class DetectorSettings:
     detect_every: int = 8
     min_face: int = 48
     track_iou: float = 0.3
+    retry_upsample: bool = True  # a detector pass that finds nothing runs again with upsample + 1 (small faces)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,12 +93,16 @@ class FacePipeline:
         self.settings = settings
         self.align_params = align
         self.detector = FaceDetector(settings.max_side, settings.upsample, settings.threshold)
+        self._fine_detector = None  # upsampled, made on first need
         self.landmarks = LandmarkPredictor()
         self.times = StageTimes()
         self.reset()
 
-    def reset(self) -> None:
-        self.tracker = FaceTracker(self.settings.track_iou, max_gap=max(30, 2 * self.settings.detect_every))
+    def reset(self, frame_step: int = 1) -> None:
+        """Start a new video. `frame_step`: the largest index gap between the frames that will be processed (a
+        track survives at least two such gaps without a face)."""
+        max_gap = max(30, 2 * self.settings.detect_every, 2 * int(frame_step))
+        self.tracker = FaceTracker(self.settings.track_iou, max_gap=max_gap)
         self._followed: dict[int, _Followed] = {}
         self._last_detection: int | None = None
 
@@ -104,12 +110,21 @@ class FacePipeline:
         return (self._last_detection is None or not self._followed
                 or index - self._last_detection >= self.settings.detect_every)
 
+    def _detect(self, image: np.ndarray):
+        s = self.settings
+        dets = [d for d in self.detector.detect(image) if d.box[2] - d.box[0] >= s.min_face]
+        if not dets and s.retry_upsample:
+            if self._fine_detector is None:
+                self._fine_detector = FaceDetector(s.max_side, s.upsample + 1, s.threshold)
+            dets = [d for d in self._fine_detector.detect(image) if d.box[2] - d.box[0] >= s.min_face]
+        return dets
+
     def process(self, index: int, image: np.ndarray) -> list[PreparedFace]:
         s = self.settings
         t0 = time.perf_counter()
         detected = self._due(index)
         if detected:
-            dets = [d for d in self.detector.detect(image) if d.box[2] - d.box[0] >= s.min_face]
+            dets = self._detect(image)
             boxes = [np.asarray(d.box, dtype=np.float64) for d in dets]
             scores = [float(d.score) for d in dets]
             self._last_detection = index

@@ -81,3 +81,25 @@ def test_threshold_changes_verdict_not_scores(face_clip, predictor):
     low, high = result.with_threshold(max(0.0, score - 0.01)), result.with_threshold(min(1.0, score + 0.01))
     assert low.summary.verdict == "fake" and high.summary.verdict == "real"
     assert [f.score for f in low.frames] == [f.score for f in result.frames]
+
+
+def test_sparse_frames_keep_one_track(tmp_path, predictor):
+    """32 frames out of a long video are far apart: the tracker must still link the same face."""
+    from tests.conftest import write_face_clip
+
+    clip = write_face_clip(tmp_path / "long.mp4", frames=100)
+    result = analyze_video(clip, predictor, AnalysisOptions(frames=FrameSelection("count", 3)))
+    assert [f.index for f in result.frames] == [0, 50, 99]  # gaps of 50 frames, beyond the default 30
+    assert result.summary.n_tracks == 1
+
+
+def test_small_face_found_by_the_upsampled_retry():
+    from core.face_pipeline import DetectorSettings, FacePipeline
+    from tests.conftest import DATA
+
+    face = cv2.resize(cv2.imread(str(DATA / "astronaut_face.jpg")), (120, 120))
+    frame = np.full((720, 1280, 3), 90, np.uint8)
+    frame[300:420, 600:720] = face  # 60 px once downscaled to 640: too small for HOG without upsampling
+    assert FacePipeline(DetectorSettings(retry_upsample=False)).process(0, frame) == []
+    faces = FacePipeline().process(0, frame)
+    assert len(faces) == 1 and 590 <= faces[0].box[0] < faces[0].box[2] <= 730
