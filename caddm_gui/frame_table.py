@@ -99,7 +99,7 @@ class FrameTableModel(QAbstractTableModel):
             if col == FACES:
                 return str(len(fr.faces))
             if col == ARTS:
-                return str(sum(len(f.artifacts) for f in fr.faces))
+                return str(sum(len(f.artifacts_at(self.state.threshold)) for f in fr.faces))
             if col == TRACK:
                 return ", ".join(str(t) for t in sorted({f.track for f in fr.faces})) or "-"
             if col == NOTE:
@@ -108,7 +108,7 @@ class FrameTableModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return {FLAG: int(fr.index in review.flags), FRAME: fr.index, TIME: fr.time_s,
                     SCORE: -1.0 if fr.score is None else fr.score, FACES: len(fr.faces),
-                    ARTS: sum(len(f.artifacts) for f in fr.faces),
+                    ARTS: sum(len(f.artifacts_at(self.state.threshold)) for f in fr.faces),
                     TRACK: min((f.track for f in fr.faces), default=-1),
                     NOTE: review.notes.get(fr.index, "")}.get(col)
         if role == Qt.ItemDataRole.ForegroundRole and col == SCORE:

@@ -123,7 +123,7 @@ class FrameView(QGraphicsView):
             colour = score_qcolor(face.score, t)
             x0, y0, x1, y1 = face.box
             if ov.get("artifacts", True):
-                for art in face.artifacts:
+                for art in face.artifacts_at(t):
                     c = score_qcolor(art.score, t)
                     poly = QPolygonF([QPointF(x, y) for x, y in art.corners])
                     path = QPainterPath()

@@ -146,6 +146,13 @@ class FaceResult:
                 "landmarks": None if self.landmarks is None else [list(p) for p in self.landmarks],
                 "artifacts": [a.to_dict() for a in self.artifacts]}
 
+    def artifacts_at(self, threshold: float) -> list["Artifact"]:
+        """The artifact boxes to show at `threshold`: all of them when the face scores at or above it, none below.
+
+        CADDM's detection module is trained on fake images only (real images carry no detection loss), so its boxes
+        explain a fake verdict and mean nothing on a face the model calls real. They stay in the result as data."""
+        return self.artifacts if self.score >= threshold else []
+
     @classmethod
     def from_dict(cls, d: dict) -> "FaceResult":
         return cls(track=d["track"], box=d["box"], det_score=d["det_score"], score=d["score"],

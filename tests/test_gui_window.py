@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from gui_fixtures import analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
+from gui_fixtures import write_clip, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
     tiny_model  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -135,10 +135,10 @@ def test_bad_file_and_drop(qtbot, win, clip, tmp_path):
     assert not win.messages.isVisible()
 
 
-def test_close_during_analysis_stops_the_thread(qtbot, win, clip):
+def test_close_during_analysis_stops_the_thread(qtbot, win, tmp_path):
     state, cmds = win.state, win.commands
     cmds.prefs.frame_mode, cmds.prefs.frame_value = "all", 1
-    open_and_wait(qtbot, cmds, clip)
+    open_and_wait(qtbot, cmds, write_clip(tmp_path / "long.mp4", n=300))  # still running when we close
     with qtbot.waitSignal(state.frameScored, timeout=120000):
         assert cmds.analyse()
     worker = cmds._analysis

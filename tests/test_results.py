@@ -144,3 +144,13 @@ def test_save_json_unwritable(tmp_path):
     with pytest.raises(OutputError) as e:
         make_result().save_json(blocker / "r.json")
     assert str(blocker / "r.json") in str(e.value)
+
+
+def test_artifacts_are_shown_only_on_faces_at_or_above_the_threshold():
+    from core.results import Artifact, FaceResult
+
+    art = Artifact(box=[1, 2, 30, 40], corners=[[1, 2], [30, 2], [30, 40], [1, 40]], score=0.9, crop_box=[0, 0, 50, 50])
+    face = FaceResult(track=0, box=[0, 0, 100, 100], det_score=1.0, score=0.6, artifacts=[art])
+    assert face.artifacts_at(0.5) == [art] and face.artifacts_at(0.6) == [art]
+    assert face.artifacts_at(0.7) == []
+    assert face.artifacts == [art]  # kept as data

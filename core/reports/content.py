@@ -59,13 +59,14 @@ class FrameEntry:
     closeups: list[np.ndarray] = field(default_factory=list)
     problem: str | None = None
     shown_above: bool = False
+    threshold: float = 0.5
 
     def face_lines(self) -> list[str]:
-        """One line per face: track, P(fake), box, and its artifact scores."""
+        """One line per face: track, P(fake), box, and its artifact scores (faces at/above the threshold)."""
         out = []
         for i, f in enumerate(self.frame.faces):
             b = ", ".join(f"{v:.0f}" for v in f.box)
-            arts = ", ".join(f"{a.score:.2f}" for a in f.artifacts) or "none"
+            arts = ", ".join(f"{a.score:.2f}" for a in f.artifacts_at(self.threshold)) or "none"
             out.append(f"face {i} (track {f.track}): P(fake) {f.score:.3f}; box [{b}] px; artifacts: {arts}")
         if not out:
             out.append("no face found in this frame")
@@ -171,7 +172,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
     entries: dict[int, FrameEntry] = {}
     top = []
     for rank, fr in enumerate(top_frames(result, top_n), 1):
-        e = entries.setdefault(fr.index, FrameEntry(fr))
+        e = entries.setdefault(fr.index, FrameEntry(fr, threshold=s.threshold))
         e.reasons.append(f"#{rank} most suspicious")
         top.append(e)
     reviewed = []
@@ -186,9 +187,9 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
             shown.flagged, shown.note = flagged, note
             shown.reasons.append(why)
             reviewed.append(FrameEntry(fr, reasons=list(shown.reasons), flagged=flagged, note=note,
-                                       shown_above=True))
+                                       shown_above=True, threshold=s.threshold))
         else:
-            e = entries[idx] = FrameEntry(fr, reasons=[why], flagged=flagged, note=note)
+            e = entries[idx] = FrameEntry(fr, reasons=[why], flagged=flagged, note=note, threshold=s.threshold)
             reviewed.append(e)
     for idx, e in entries.items():
         if frame_source is None:

@@ -94,7 +94,7 @@ def _draw(img: np.ndarray, fr: FrameResult, threshold: float, ox: float, oy: flo
 
     faces = [f for f in fr.faces if visible(f.box)]
     for face in faces:
-        for art in face.artifacts:
+        for art in face.artifacts_at(threshold):
             col = score_colour_bgr(art.score, threshold)
             quad = np.array([pt(*c) for c in art.corners], np.float64)
             cv2.polylines(img, [np.round(quad).astype(np.int32)], True, col, lw, cv2.LINE_AA)
@@ -109,7 +109,7 @@ def _draw(img: np.ndarray, fr: FrameResult, threshold: float, ox: float, oy: flo
         cv2.rectangle(img, (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))), col, 2 * lw,
                       cv2.LINE_AA)
         # artifact scores: small labels just above each quadrilateral's top-left corner
-        for art in face.artifacts:
+        for art in face.artifacts_at(threshold):
             ax, ay = pt(*art.corners[0])
             _label(img, f"{art.score:.2f}", ax, ay - lw, score_colour_bgr(art.score, threshold),
                    max(0.4, 0.6 * scale), above=True)
