@@ -16,13 +16,19 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
-    log "installing Python packages (first run: about 2 minutes)"
-    "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+    SETUP_LOG="$VENV/setup.log"
+    log "installing Python packages (first run: about 2 minutes; log: $SETUP_LOG)"
+    pip_install() {
+        "$VENV/bin/python" -m pip install -q "$@" >>"$SETUP_LOG" 2>&1 \
+            || { log "pip install $* failed; the end of $SETUP_LOG:"; tail -n 20 "$SETUP_LOG" >&2; exit 1; }
+    }
+    : > "$SETUP_LOG"
+    pip_install --upgrade pip
     # torch first, pinned: these wheels lie on this machine's disk; an open range would fetch a multi-GB build.
-    "$VENV/bin/python" -m pip install -q torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v '^WARNING: Location' || true
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]" 2>&1 | grep -v '^WARNING: Location' || true
+    pip_install torch==2.14.1 torchvision==0.29.1
+    pip_install -e "$ROOT[dev]"
     "$VENV/bin/python" -c "import torch, timm, cv2, dlib, PySide6, pyqtgraph" \
-        || { log "package install failed"; exit 1; }
+        || { log "the installed packages do not import; see $SETUP_LOG"; exit 1; }
     echo "$want" > "$STAMP"
 fi
 
