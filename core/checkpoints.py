@@ -44,7 +44,8 @@ def file_sha256(path: str | os.PathLike) -> str:
 # --------------------------------------------------------------------------------------------------- our format
 def save_model(model: CADDM, path: str | os.PathLike, *, half: bool = False, **metadata) -> Path:
     """Write `model` to `path` (safetensors, atomic). `metadata` (JSON-serialisable) joins `model.metadata`:
-    name, training data and command, metrics, licence, ... `half=True` stores floating tensors as fp16."""
+    name, training data and command, metrics, licence, ... `half=True` stores weight tensors (2-D and more) as fp16;
+    1-D tensors (BatchNorm statistics, biases: a tiny share of the size, and the ones fp16 hurts) stay fp32."""
     from safetensors.torch import save
 
     path = Path(path)
@@ -56,7 +57,7 @@ def save_model(model: CADDM, path: str | os.PathLike, *, half: bool = False, **m
     tensors = {}
     for k, v in model.state_dict().items():
         v = v.detach().to("cpu").contiguous()
-        if half and v.is_floating_point():
+        if half and v.is_floating_point() and v.ndim > 1:
             v = v.half()
         tensors[k] = v
     data = save(tensors, metadata={METADATA_KEY: json.dumps(header, sort_keys=True)})
