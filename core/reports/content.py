@@ -44,6 +44,10 @@ def _compact(d: dict) -> str:
     return json.dumps(d, sort_keys=True, ensure_ascii=False, default=str) if d else DASH
 
 
+MODEL_CARD_ROWS = (("description", "Description"), ("steps", "Training steps"), ("created_utc", "Created (UTC)"),
+                   ("licence", "Licence"), ("limits", "Known limits"))
+
+
 @dataclass
 class FrameEntry:
     """A frame shown in a report: its result, why it is shown, and its rendered views: the whole frame (`view`,
@@ -143,8 +147,11 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
                      ("Duration", f"{v.duration_s:.3f} s ({fmt_time(v.duration_s)})")]
     model_rows = [("Model", m.name), ("Backbone", m.backbone), ("Checkpoint SHA-256", m.sha256),
                   ("Checkpoint file", m.path), ("Input size", f"{m.input_size} \u00d7 {m.input_size} px face crop")]
-    if m.metadata:
-        model_rows.append(("Model metadata", _compact(m.metadata)))
+    # the model card's human parts; the full card stays in the checkpoint and in report.json
+    for card_key, row_name in MODEL_CARD_ROWS:
+        value = m.metadata.get(card_key)
+        if value not in (None, "", {}, []):
+            model_rows.append((row_name, value if isinstance(value, str) else _compact(value)))
     settings_rows = [("Frames analysed", f"{st.frame_selection.describe()} ({s.frames_analysed} frames)"),
                      ("Threshold", f"{st.threshold:.3f}"), ("Device", st.device),
                      ("Batch size", str(st.batch_size)), ("Face detector", _compact(st.detector))]
