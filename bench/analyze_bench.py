@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from core.analysis import AnalysisOptions, analyze_video  # noqa: E402
+from core.boxes import box_iou  # noqa: E402
 from core.checkpoints import load_model  # noqa: E402
 from core.faces.align import AlignParams, align_face  # noqa: E402
 from core.faces.detect import FaceDetector  # noqa: E402
@@ -35,14 +36,6 @@ from core.model import CADDM, ModelConfig  # noqa: E402
 from core.video import VideoReader, probe_video  # noqa: E402
 
 SHARED = Path(os.environ.get("CADDM_SHARED", ROOT.parent / "shared"))
-
-
-def iou(a, b) -> float:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def naive(path, model, n_frames: int):
@@ -111,8 +104,11 @@ def main() -> None:
         diffs = []
         ours_by_index = {f.index: f for f in result.frames}
         for idx, naive_faces in faces.items():
-            for box, prob in naive_faces:
-                cand = [(iou(box, f.box), f.score) for f in ours_by_index[idx].faces]
+            ours = ours_by_index[idx].faces
+            overlaps = box_iou(torch.tensor([b for b, _ in naive_faces]).reshape(-1, 4),
+                               torch.tensor([f.box for f in ours]).reshape(-1, 4))
+            for (box, prob), row in zip(naive_faces, overlaps):
+                cand = [(float(o), f.score) for o, f in zip(row, ours)]
                 if cand and max(cand)[0] > 0.5:
                     diffs.append(abs(max(cand)[1] - prob))
         if diffs:
