@@ -7,10 +7,9 @@ import copy
 import json
 import os
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QSpinBox, QVBoxLayout)
 
 from core.errors import CaddmError
 from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path

@@ -10,7 +10,6 @@ Exit codes: 0 all videos analysed, 1 at least one failed (the others still run),
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

@@ -12,7 +12,6 @@ import json
 import math
 import os
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

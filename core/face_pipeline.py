@@ -7,7 +7,7 @@ frame pixels; `M` (2, 3) maps frame pixels to crop pixels.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -120,7 +120,6 @@ class FacePipeline:
         return dets
 
     def process(self, index: int, image: np.ndarray) -> list[PreparedFace]:
-        s = self.settings
         t0 = time.perf_counter()
         detected = self._due(index)
         if detected:

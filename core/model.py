@@ -7,7 +7,7 @@ which turns BGR uint8 crops into that).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn

@@ -6,7 +6,7 @@ ImageNet-pretrained lite backbones take RGB scaled (x - 127.5) / 127.5.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch

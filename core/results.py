@@ -24,7 +24,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from core import __version__
 from core.atomic import atomic_open

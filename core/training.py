@@ -36,7 +36,7 @@ import yaml
 
 from .atomic import atomic_write_bytes, atomic_write_text
 from .checkpoints import file_sha256, load_model, save_model
-from .dataset import CADDMDataset, DatasetError, EpochSampler, SampleOptions, load_index
+from .dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
 from .device import resolve_device
 from .errors import CaddmError
 from .loss import caddm_loss
@@ -383,7 +383,6 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
         net.train()
         sums = {"loss": 0.0, "loss_cls": 0.0, "loss_loc": 0.0, "loss_conf": 0.0}
         correct = seen = 0
-        tlog = time.monotonic()
         for step, batch in enumerate(loader):
             x = to_model_input(batch["image"], model.convention, device)
             labels = batch["label"].to(device)

@@ -2,7 +2,6 @@
 an isolated QSettings file and result cache per test, and an `app` bundle (state + commands) with no window."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

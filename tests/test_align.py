@@ -96,7 +96,7 @@ def test_synthetic_warp_recovers_rectangle():
 
 
 def test_params_rotation_shift_and_random():
-    ang, s, t = 0.0, 2.0, np.array([100.0, 80.0])
+    s, t = 2.0, np.array([100.0, 80.0])
     base = np.hstack([s * np.eye(2), t[:, None]])
     ld = _synthetic_landmarks(base)
     m0 = alignment_matrix(ld)

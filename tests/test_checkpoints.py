@@ -1,6 +1,5 @@
 import os
 import pickle
-import struct
 
 import pytest
 import torch

@@ -1,6 +1,5 @@
 """The bundled default model: it is there, loads from the registry, carries its card, and scores real faces."""
 import cv2
-import numpy as np
 import pytest
 
 from core.analysis import AnalysisOptions, analyze_video

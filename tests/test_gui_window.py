@@ -3,7 +3,7 @@ line changes the verdict, shortcuts, drop, messages, settings, and closing durin
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from gui_fixtures import write_clip, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \

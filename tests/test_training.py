@@ -15,8 +15,8 @@ import torch
 
 import train_cli
 from core.dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
-from core.training import TrainingError, fit, load_config, load_state
-from tests.conftest import REFERENCE, SHARED_DATA, need
+from core.training import fit, load_config, load_state
+from tests.conftest import SHARED_DATA, need
 
 ROOT = Path(__file__).resolve().parents[1]
 FACE = Path(__file__).parent / "data" / "astronaut_face.jpg"
