@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from core.analysis import AnalysisOptions
 from core.atomic import atomic_write_bytes, ensure_output_dir
 from core.cache import ResultCache
-from core.checkpoints import file_sha256
+from core.hashing import sha256_file
 from core.device import describe_device, resolve_device
 from core.errors import CaddmError, OutputError, VideoError
 from core.registry import resolve_model
@@ -176,7 +176,7 @@ class Commands(QObject):
             return None
         key = (str(p), st.st_size, st.st_mtime_ns)
         if key not in self._model_sha:
-            self._model_sha[key] = file_sha256(p)
+            self._model_sha[key] = sha256_file(p)
         return self._model_sha[key]
 
     def _probe_and_lookup(self, path: str, options: AnalysisOptions, threshold: float):

@@ -13,7 +13,6 @@ Every failure is a `CheckpointError` naming the file and the problem.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -27,18 +26,11 @@ from . import __version__
 from .atomic import atomic_write_bytes
 from .device import resolve_device
 from .errors import CheckpointError
+from .hashing import sha256_file
 from .model import CADDM, ModelConfig
 
 FORMAT = "caddm-inspector/checkpoint@1"
 METADATA_KEY = "caddm"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------------- our format
@@ -194,6 +186,6 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> C
         what = f"lacks {len(missing)} tensors (first: {missing[0]})" if missing else \
             f"has {len(unexpected)} unknown tensors (first: {unexpected[0]})"
         raise CheckpointError(path, f"does not match its {config.backbone} architecture: {what}")
-    model.metadata = {**card, "source": {"path": str(path.resolve()), "sha256": file_sha256(path), "format": fmt}}
+    model.metadata = {**card, "source": {"path": str(path.resolve()), "sha256": sha256_file(path), "format": fmt}}
     model.metadata.setdefault("name", path.stem)
     return model.to(resolve_device(device)).eval()

@@ -35,7 +35,8 @@ import torch
 import yaml
 
 from .atomic import atomic_write_bytes, atomic_write_text
-from .checkpoints import file_sha256, load_model, save_model
+from .checkpoints import load_model, save_model
+from .hashing import sha256_file
 from .dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
 from .device import resolve_device
 from .errors import CaddmError
@@ -362,7 +363,7 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
     sampler = EpochSampler(len(dataset), cfg.batch_size, cfg.batches_per_epoch, cfg.seed, dist.rank, dist.world)
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
                                          num_workers=cfg.workers, pin_memory=device.type == "cuda")
-    data_meta = {"train_index": str(index.path), "train_index_sha256": file_sha256(index.path),
+    data_meta = {"train_index": str(index.path), "train_index_sha256": sha256_file(index.path),
                  "train_records": len(dataset.records), "train_items": len(dataset),
                  "self_blend": dataset.self_blend, "val_index": str(val_index.path) if has_val else None}
     if dist.main:

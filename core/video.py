@@ -42,7 +42,6 @@ class VideoInfo:
 # default), so width/height are the displayed size. Frame indices count decodable frames from 0; a frame's
 # time is its presentation time in seconds from the container when that is sane, else index / fps.
 
-import hashlib  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import struct  # noqa: E402
@@ -52,21 +51,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from core.errors import VideoError  # noqa: E402
+from core.hashing import sha256_file  # noqa: E402,F401  (re-exported: the evidence hash)
 
 #: Forward gaps up to this many frames are decoded through with grab(); larger gaps seek.
 DEFAULT_SEEK_GAP = 120
-
-
-def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks (constant memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk_size)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
