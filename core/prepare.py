@@ -15,6 +15,7 @@ them, so several `prepare` runs into one DIR add up (e.g. a real folder, then a 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -54,6 +55,7 @@ class VideoTask:
     source_key: str | None = None
     image_format: str = "png"
     max_face: int = 192
+    indices: tuple[int, ...] | None = None  # explicit frame indices (set by `pair_frame_indices`); None: `frames`
 
     @property
     def stem(self) -> str:
@@ -115,7 +117,10 @@ def _frames_of(task: VideoTask):
         return
     from .video import VideoReader, probe_video
     info = probe_video(task.path)
-    indices = FrameSelection("count", task.frames).indices(info.frame_count)
+    if task.indices is not None:
+        indices = [i for i in task.indices if 0 <= i < info.frame_count]
+    else:
+        indices = FrameSelection("count", task.frames).indices(info.frame_count)
     with VideoReader(task.path) as reader:
         for fr in reader.frames(indices):
             yield fr.index, fr.image
@@ -200,6 +205,50 @@ class Progress:
         self._last_pct = pct
 
 
+def _frame_count(path: str) -> int | None:
+    if Path(path).suffix.lower() in IMAGE_EXTS:
+        return None
+    from .video import probe_video
+    try:
+        return probe_video(path).frame_count
+    except Exception:  # noqa: BLE001 - an unreadable video is reported when it is prepared
+        return None
+
+
+def pair_frame_indices(tasks: list[VideoTask], frame_count: Callable[[str], int | None] = _frame_count
+                       ) -> list[VideoTask]:
+    """Give each fake with a source, and each source, explicit frame indices so that every fake frame has the
+    source frame of the same index. A fake's N frames are spread over min(fake length, source length) (FF++ fakes
+    and their target originals often differ by tens or hundreds of frames); a source takes its own N frames plus
+    every index its fakes chose. Tasks without a pairing are returned unchanged."""
+    by_key = {t.key: t for t in tasks}
+    fakes = [t for t in tasks if t.source_key and t.source_key in by_key and t.indices is None]
+    if not fakes:
+        return tasks
+    counts = {}
+
+    def count(t):
+        if t.key not in counts:
+            counts[t.key] = frame_count(t.path)
+        return counts[t.key]
+
+    extra: dict[str, set[int]] = {}
+    new = {}
+    for f in fakes:
+        src = by_key[f.source_key]
+        n_f, n_s = count(f), count(src)
+        if n_f is None or n_s is None:
+            continue
+        idx = FrameSelection("count", f.frames).indices(min(n_f, n_s))
+        new[f.key] = dataclasses.replace(f, indices=tuple(idx))
+        extra.setdefault(src.key, set()).update(idx)
+    for key, idx in extra.items():
+        src = by_key[key]
+        own = FrameSelection("count", src.frames).indices(count(src))
+        new[key] = dataclasses.replace(src, indices=tuple(sorted(set(own) | idx)))
+    return [new.get(t.key, t) for t in tasks]
+
+
 def run_tasks(tasks: list[VideoTask], out: str | os.PathLike, workers: int = 1, finder: Callable | None = None,
               progress: bool = True, stream=None) -> dict:
     """Prepare every task not done yet (in `workers` processes), then rebuild DIR/index.json.
@@ -210,7 +259,7 @@ def run_tasks(tasks: list[VideoTask], out: str | os.PathLike, workers: int = 1, 
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
         raise DatasetError(out, f"two inputs map to the same video key {dup!r}")
-    todo = [t for t in tasks if not (out / "videos" / f"{t.stem}.json").exists()]
+    todo = [t for t in pair_frame_indices(tasks) if not (out / "videos" / f"{t.stem}.json").exists()]
     bar = Progress(len(todo), stream=stream) if progress and todo else None
     finder = finder or DlibFaceFinder()
     if workers <= 1 or len(todo) <= 1:

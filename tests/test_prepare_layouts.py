@@ -66,3 +66,26 @@ def test_celebdf_and_dfdc(tmp_path):
     assert [(t.key, t.label) for t in ts] == [("dfdc/fake/a", 1), ("dfdc/real/b", 0), ("dfdc/fake/c", 1)]
     with pytest.raises(DatasetError, match="metadata.json not found"):
         dfdc_tasks(tmp_path)
+
+
+def test_paired_fakes_and_sources_share_frame_indices():
+    """FF++ fakes and their target originals differ in length: every fake frame must have its source frame."""
+    from core.frames import FrameSelection
+    from core.prepare import VideoTask, pair_frame_indices
+
+    lengths = {"src.mp4": 390, "long.mp4": 501, "short.mp4": 300, "alone.mp4": 100}
+    tasks = [VideoTask("src.mp4", "o/real/183", "o", "real", 0, "train", 32),
+             VideoTask("long.mp4", "f/Face2Face/183_253", "f", "Face2Face", 1, "train", 32, source_key="o/real/183"),
+             VideoTask("short.mp4", "f/Deepfakes/183_253", "f", "Deepfakes", 1, "train", 32, source_key="o/real/183"),
+             VideoTask("alone.mp4", "x/real/a", "x", "real", 0, "train", 32)]
+    out = {t.key: t for t in pair_frame_indices(tasks, frame_count=lambda p: lengths[p])}
+    src = set(out["o/real/183"].indices)
+    for key, n in (("f/Face2Face/183_253", 390), ("f/Deepfakes/183_253", 300)):
+        idx = out[key].indices
+        assert len(idx) == 32 and max(idx) <= n - 1  # spread over the shorter of the two clips
+        assert set(idx) <= src  # each fake frame has its source frame
+    assert set(FrameSelection("count", 32).indices(390)) <= src  # the source keeps its own frames
+    assert out["x/real/a"].indices is None  # unpaired tasks are unchanged
+    # without the fix, the 501-frame fake's evenly spaced frames would mostly miss the source's
+    naive = set(FrameSelection("count", 32).indices(501))
+    assert len(naive - set(FrameSelection("count", 32).indices(390))) > 20
