@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from core.artifacts import BoxSettings  # noqa: E402
 from core.checkpoints import load_model  # noqa: E402
-from core.face_pipeline import FacePipeline  # noqa: E402
+from core.faces.pipeline import FacePipeline  # noqa: E402
 from core.faces.align import crop_to_frame  # noqa: E402
 from core.inference import Predictor  # noqa: E402
 from core.registry import resolve_model  # noqa: E402

@@ -3,7 +3,7 @@
     .venv/bin/python bench/heldout_blends.py --index IDX [--model PATH] [--split test] [--seed 0]
 
 Each real face of the index's split (aligned as at test time) is scored, and so is a self-blended copy of it (the
-face blended with a colour/geometry-jittered copy of itself, `core.mfs.self_blended_sample`, seeded): AUC of real
+face blended with a colour/geometry-jittered copy of itself, `core.train.mfs.self_blended_sample`, seeded): AUC of real
 vs blended and the mean scores. It complements an evaluation on real deepfakes; it does not replace one.
 """
 from __future__ import annotations
@@ -19,10 +19,10 @@ import core  # noqa: E402,F401
 import numpy as np  # noqa: E402
 
 from core.checkpoints import load_model  # noqa: E402
-from core.dataset import aligned_crop, load_index  # noqa: E402
-from core.evaluation import roc_auc  # noqa: E402
+from core.train.dataset import aligned_crop, load_index  # noqa: E402
+from core.train.evaluation import roc_auc  # noqa: E402
 from core.inference import Predictor  # noqa: E402
-from core.mfs import MFSConfig, self_blended_sample  # noqa: E402
+from core.train.mfs import MFSConfig, self_blended_sample  # noqa: E402
 from core.registry import resolve_model  # noqa: E402
 
 

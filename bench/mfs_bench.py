@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.augment import augment  # noqa: E402
-from core.dssim import best_window, dssim_map  # noqa: E402
-from core.mfs import BLEND_STATS, MFSConfig, flip_sample, hull_mask, multi_scale_facial_swap, self_blended_sample  # noqa: E402
+from core.train.augment import augment  # noqa: E402
+from core.train.dssim import best_window, dssim_map  # noqa: E402
+from core.train.mfs import BLEND_STATS, MFSConfig, flip_sample, hull_mask, multi_scale_facial_swap, self_blended_sample  # noqa: E402
 
 SHARED = Path(os.environ.get("CADDM_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 DEFAULT_FIXTURE = SHARED / "fixtures" / "caddm_reference" / "expected_alignment_mfs.npz"

@@ -20,7 +20,7 @@ import torch  # noqa: E402
 
 from core.anchors import make_anchors  # noqa: E402
 from core.boxes import match  # noqa: E402
-from core.loss import caddm_loss  # noqa: E402
+from core.train.loss import caddm_loss  # noqa: E402
 from core.model import CADDM, ModelConfig  # noqa: E402
 from core.preprocess import to_model_input  # noqa: E402
 
@@ -75,9 +75,9 @@ def bench_data(n: int = 16) -> float:
 
     import cv2
 
-    from core.dataset import CADDMDataset, FrameRecord, SampleOptions, write_index, load_index
+    from core.train.dataset import CADDMDataset, FrameRecord, SampleOptions, write_index, load_index
     face = cv2.imread(str(Path(__file__).resolve().parents[1] / "tests" / "data" / "astronaut_face.jpg"))
-    from core.prepare import DlibFaceFinder
+    from core.train.prepare import DlibFaceFinder
     box, lm = DlibFaceFinder()(face)
     with tempfile.TemporaryDirectory() as d:
         cv2.imwrite(f"{d}/r.png", face)

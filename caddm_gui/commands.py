@@ -22,6 +22,7 @@ from core.cache import ResultCache
 from core.hashing import sha256_file
 from core.device import describe_device, resolve_device
 from core.errors import CaddmError, OutputError, VideoError
+from core.evidence import video_file_filter
 from core.registry import resolve_model
 from core.reports import FORMATS, write_reports
 from core.reports.figures import annotate_frame
@@ -33,7 +34,7 @@ from .preferences import Preferences
 from .state import AppState
 from .workers import AnalysisWorker, FrameLoader, TaskWorker, elapsed_and_remaining, error_text
 
-VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv *.flv *.ts *.3gp);;All files (*)"
+VIDEO_FILTER = video_file_filter()
 
 
 def _quick_open(path: str) -> tuple[int, float, tuple[int, int]]:

@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from core.results import AnalysisResult, FrameResult, Review, Summary, summarize
-from core.video import VideoInfo
+from core.evidence import VideoInfo
 
 from .preferences import default_overlays
 

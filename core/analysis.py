@@ -2,7 +2,7 @@
 pixels, tracks, video verdict).
 
 Two stages overlap: a producer thread decodes the selected frames and prepares faces (detect / follow, landmarks,
-align: `core.face_pipeline`), while the calling thread scores the crops in batches (`core.inference.Predictor`) and
+align: `core.faces.pipeline`), while the calling thread scores the crops in batches (`core.inference.Predictor`) and
 maps artifact boxes back into the frame. Frames stream through a bounded queue: memory stays flat on long videos.
 
 Progress and cancellation: `progress(done, total, frame_result)` is called for every finished frame (in order);
@@ -23,13 +23,14 @@ import torch
 
 from . import OMP_PASSIVE, __version__
 from .artifacts import BoxSettings
-from .face_pipeline import DetectorSettings, FacePipeline, PreparedFace
+from .faces.pipeline import DetectorSettings, FacePipeline, PreparedFace
 from .faces.align import crop_to_frame
 from .frames import FrameSelection
 from .inference import Predictor
 from .results import (SCHEMA, AnalysisResult, AnalysisSettings, Artifact, FaceResult, FrameResult, ModelInfo, Review,
                       summarize, track_summaries)
-from .video import VideoInfo, VideoReader, probe_video
+from .evidence import VideoInfo
+from .video import VideoReader, probe_video
 
 ProgressFn = Callable[[int, int, "FrameResult | None"], None]
 CancelFn = Callable[[], bool]

@@ -30,7 +30,7 @@ from core import __version__
 from core.atomic import atomic_open
 from core.errors import CaddmError, OutputError
 from core.frames import FrameSelection
-from core.video import VideoInfo
+from core.evidence import VideoInfo
 
 SCHEMA = "caddm-inspector/report@1"
 SOFTWARE_NAME = "caddm-inspector"

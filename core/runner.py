@@ -17,7 +17,8 @@ from .checkpoints import load_model
 from .inference import Predictor
 from .registry import resolve_model
 from .results import AnalysisResult
-from .video import VideoInfo, probe_video
+from .evidence import VideoInfo
+from .video import probe_video
 
 
 def load_predictor(model: str | os.PathLike | None, device: str = "auto", batch_size: int = 16) -> Predictor:

@@ -1,57 +1,24 @@
 """Reading evidence video: metadata (hash, codec, fps, ...), streamed frame decoding with index and timestamp.
 
-The evidence file is opened read-only and never modified.
+The evidence file is opened read-only and never modified. Frames are BGR uint8 (H, W, 3) as OpenCV decodes them,
+rotation metadata applied (OpenCV's default), so width/height are the displayed size. Frame indices count
+decodable frames from 0; a frame's time is its presentation time in seconds from the container when that is
+sane, else index / fps. The record of a file (`VideoInfo`) lives in `core.evidence`, free of OpenCV.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+import os
+import struct
+from dataclasses import dataclass
+from typing import Iterable, Iterator
 
+import cv2
+import numpy as np
 
-@dataclass
-class VideoInfo:
-    """What the report records about an evidence file.
-
-    width/height are the displayed frame size in pixels (after rotation metadata is applied);
-    fps is the nominal rate; frame_count the number of decodable frames; duration_s = frame_count / fps
-    unless the container says otherwise; rotation in degrees (0, 90, 180, 270) as stored in the container.
-    """
-
-    path: str
-    sha256: str
-    size_bytes: int
-    container: str
-    codec: str
-    width: int
-    height: int
-    fps: float
-    frame_count: int
-    duration_s: float
-    rotation: int = 0
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "VideoInfo":
-        return cls(**d)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Implementation. Frames are BGR uint8 (H, W, 3) as OpenCV decodes them, rotation metadata applied (OpenCV's
-# default), so width/height are the displayed size. Frame indices count decodable frames from 0; a frame's
-# time is its presentation time in seconds from the container when that is sane, else index / fps.
-
-import math  # noqa: E402
-import os  # noqa: E402
-import struct  # noqa: E402
-from typing import Iterable, Iterator  # noqa: E402
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-from core.errors import VideoError  # noqa: E402
-from core.hashing import sha256_file  # noqa: E402,F401  (re-exported: the evidence hash)
+from core.errors import VideoError
+from core.evidence import CONTAINER_BY_EXTENSION, VideoInfo
+from core.hashing import sha256_file
 
 #: Forward gaps up to this many frames are decoded through with grab(); larger gaps seek.
 DEFAULT_SEEK_GAP = 120
@@ -66,9 +33,6 @@ class Frame:
     image: np.ndarray
 
 
-_EXT_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".avi": "avi", ".mkv": "matroska",
-                   ".webm": "webm", ".flv": "flv", ".ts": "mpegts", ".mts": "mpegts", ".m2ts": "mpegts",
-                   ".mpg": "mpeg", ".mpeg": "mpeg", ".wmv": "asf", ".3gp": "3gp", ".ogv": "ogg"}
 
 
 def _sniff_container(path: str) -> str | None:
@@ -105,7 +69,7 @@ def _container(path: str) -> str:
     sniffed = _sniff_container(path)
     if sniffed:
         return sniffed
-    return _EXT_CONTAINERS.get(os.path.splitext(path)[1].lower(), "unknown")
+    return CONTAINER_BY_EXTENSION.get(os.path.splitext(path)[1].lower(), "unknown")
 
 
 def _isobmff_problem(path: str) -> str | None:

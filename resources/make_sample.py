@@ -4,7 +4,7 @@ face moves as in real footage. Deterministic: running it again gives the same fr
 
 - `astronaut_real.mp4`: the portrait as it is.
 - `astronaut_fake.mp4`: the same portrait with its face swapped for a manipulated copy of itself, made with the
-  project's own multi-scale facial swap code (`core.mfs`): the face inside the landmarks' hull is replaced by a
+  project's own multi-scale facial swap code (`core.train.mfs`): the face inside the landmarks' hull is replaced by a
   colour-shifted, slightly enlarged copy, alpha-blended with a softened hull mask, the kind of blending trace CADDM
   is trained to find. It is a demonstration fake made from public-domain material, not a real deepfake.
 
@@ -58,7 +58,7 @@ def swapped_face(image: np.ndarray) -> np.ndarray:
     sys.path.insert(0, str(HERE.parent))
     from core.faces.detect import FaceDetector
     from core.faces.landmarks import LandmarkPredictor
-    from core.mfs import MFSConfig, alpha_blend, hull_mask, soften
+    from core.train.mfs import MFSConfig, alpha_blend, hull_mask, soften
 
     face = FaceDetector(max_side=None, upsample=1).detect(image)[0]
     lm = LandmarkPredictor().predict(image, face.box)

@@ -6,7 +6,7 @@ import numpy as np
 from core.frames import FrameSelection
 from core.results import (AnalysisResult, AnalysisSettings, Artifact, CaseInfo, FaceResult, FrameResult, ModelInfo,
                           Review)
-from core.video import VideoInfo
+from core.evidence import VideoInfo
 
 W, H, FPS = 640, 360, 25.0
 VIDEO_SHA = "ab12cd34" + "0" * 56

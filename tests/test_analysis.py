@@ -94,7 +94,7 @@ def test_sparse_frames_keep_one_track(tmp_path, predictor):
 
 
 def test_small_face_found_by_the_upsampled_retry():
-    from core.face_pipeline import DetectorSettings, FacePipeline
+    from core.faces.pipeline import DetectorSettings, FacePipeline
     from tests.conftest import DATA
 
     face = cv2.resize(cv2.imread(str(DATA / "astronaut_face.jpg")), (180, 180))

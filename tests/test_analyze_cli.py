@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from core.analyze_cli import main
+from core.cli.analyze import main
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.augment import AugmentConfig, augment, gamma_correct, jpeg, motion_kernel
+from core.train.augment import AugmentConfig, augment, gamma_correct, jpeg, motion_kernel
 
 NONE = dict(p_jpeg=0, p_normalize=0, p_quant_noise=0, p_hsv=0, p_gamma=0, p_motion_blur=0, p_gaussian_blur=0,
             p_noise=0, p_tone=0, p_resize=0)

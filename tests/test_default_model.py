@@ -31,7 +31,7 @@ def test_card_holds_measured_figures(default_model):
 
 def test_scores_a_real_face(default_model):
     """The public-domain astronaut photo, aligned as at test time, gets a valid score and a low one (it is real)."""
-    from core.face_pipeline import FacePipeline
+    from core.faces.pipeline import FacePipeline
 
     image = cv2.imread(str(DATA / "astronaut_face.jpg"))
     faces = FacePipeline().process(0, cv2.copyMakeBorder(image, 64, 64, 64, 64, cv2.BORDER_REPLICATE))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import need, REFERENCE
-from core.dssim import authors_stride, best_window, best_window_in_map, dssim, dssim_map, window_sums
+from core.train.dssim import authors_stride, best_window, best_window_in_map, dssim, dssim_map, window_sums
 
 
 # --- the authors' semantics, written out plainly (reference only; slow on purpose) -------------------------

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from core.dataset import FrameRecord
-from core.evaluation import accuracy, compute_metrics, roc_auc, roc_curve
+from core.train.dataset import FrameRecord
+from core.train.evaluation import accuracy, compute_metrics, roc_auc, roc_curve
 
 
 def test_auc_hand_computed():

@@ -6,7 +6,7 @@ import torch
 
 from core.anchors import make_anchors
 from core.boxes import match
-from core.loss import caddm_loss, detection_loss
+from core.train.loss import caddm_loss, detection_loss
 from tests.conftest import REFERENCE, need
 
 

@@ -2,10 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
-import core.mfs as mfs
+import core.train.mfs as mfs
 from conftest import need, REFERENCE
-from core.dssim import authors_stride, best_window
-from core.mfs import (
+from core.train.dssim import authors_stride, best_window
+from core.train.mfs import (
     BLEND_STATS, FLIP_PERM_68, MFSConfig, MFSSample, alpha_blend, draw_sample, elastic_warp, face_mask,
     flip_sample, hflip, hull_mask, multi_scale_facial_swap, poisson_blend, preview_grid, real_sample,
     self_blended_sample, soften,

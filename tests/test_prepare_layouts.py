@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from core.dataset import DatasetError
-from core.prepare import celebdf_tasks, dfdc_tasks, ffpp_tasks, seeded_split
+from core.train.dataset import DatasetError
+from core.train.prepare import celebdf_tasks, dfdc_tasks, ffpp_tasks, seeded_split
 
 
 def _touch(p):
@@ -71,7 +71,7 @@ def test_celebdf_and_dfdc(tmp_path):
 def test_paired_fakes_and_sources_share_frame_indices():
     """FF++ fakes and their target originals differ in length: every fake frame must have its source frame."""
     from core.frames import FrameSelection
-    from core.prepare import VideoTask, pair_frame_indices
+    from core.train.prepare import VideoTask, pair_frame_indices
 
     lengths = {"src.mp4": 390, "long.mp4": 501, "short.mp4": 300, "alone.mp4": 100}
     tasks = [VideoTask("src.mp4", "o/real/183", "o", "real", 0, "train", 32),

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-import train_cli
-from core.dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
-from core.training import fit, load_config, load_state
+import core.cli.train
+from core.train.dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
+from core.train.fit import fit, load_config, load_state
 from tests.conftest import SHARED_DATA, need
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def prepared(tmp_path_factory) -> Path:
     base = make_videos(tmp_path_factory.mktemp("videos"))
     out = tmp_path_factory.mktemp("data")
     for split in ("train", "val"):
-        rc = train_cli.main(["prepare", "folder", str(base / split / "fake"), "--label", "fake", "--source-of",
+        rc = core.cli.train.main(["prepare", "folder", str(base / split / "fake"), "--label", "fake", "--source-of",
                              str(base / split / "real"), "--split", split, "--out", str(out), "--frames", "3",
                              "--quiet"])
         assert rc == 0
@@ -90,7 +90,7 @@ def test_prepare_index(prepared, capsys):
 
 
 def test_prepare_is_resumable_and_reports_skips(tmp_path, capsys):
-    from core.prepare import folder_tasks, run_tasks
+    from core.train.prepare import folder_tasks, run_tasks
     (tmp_path / "v").mkdir()
     _write_video(tmp_path / "v" / "a.mp4", _frames(0, False, 2))
     (tmp_path / "v" / "broken.mp4").write_bytes(b"not a video at all")
@@ -130,12 +130,12 @@ def test_epoch_sampler_shards():
 
 def test_cli_end_to_end(prepared, tmp_path, capsys):
     grid = tmp_path / "grid.png"
-    assert train_cli.main(["preview", "--index", str(prepared), "--out", str(grid), "--n", "6"]) == 0
+    assert core.cli.train.main(["preview", "--index", str(prepared), "--out", str(grid), "--n", "6"]) == 0
     assert cv2.imread(str(grid)).shape[0] > 224
     run = tmp_path / "run"
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(f"train_index: {prepared}\nout: {run}\nepochs: 2\n")
-    assert train_cli.main(["fit", "--config", str(cfg), *TINY]) == 0
+    assert core.cli.train.main(["fit", "--config", str(cfg), *TINY]) == 0
     err = capsys.readouterr().err
     assert "samples/s" in err and "lr 0.00036" in err
     for f in ("last.safetensors", "best.safetensors", "last.state.pt", "metrics.csv", "config.yaml"):
@@ -150,7 +150,7 @@ def test_cli_end_to_end(prepared, tmp_path, capsys):
     st = torch.load(run / "last.state.pt", weights_only=True)
     assert st["epoch"] == 2
     ev = tmp_path / "eval"
-    assert train_cli.main(["eval", "--model", str(run / "best.safetensors"), "--index", str(prepared),
+    assert core.cli.train.main(["eval", "--model", str(run / "best.safetensors"), "--index", str(prepared),
                            "--out", str(ev), "--split", "val"]) == 0
     metrics = json.loads((ev / "metrics.json").read_text())
     assert metrics["video"]["n"] == 4 and metrics["frame"]["n"] == 12
@@ -186,7 +186,7 @@ def test_killed_mid_epoch_loses_only_that_epoch(prepared, tmp_path):
 
 
 def test_nan_loss_stops_without_checkpoint(prepared, tmp_path, monkeypatch, capsys):
-    import core.training as T
+    import core.train.fit as T
     real = T.caddm_loss
 
     def poisoned(*a, **k):
@@ -194,7 +194,7 @@ def test_nan_loss_stops_without_checkpoint(prepared, tmp_path, monkeypatch, caps
         parts.total = parts.total * float("nan")
         return parts
     monkeypatch.setattr(T, "caddm_loss", poisoned)
-    rc = train_cli.main(["fit", f"train_index={prepared}", f"out={tmp_path / 'n'}", "epochs=1", *TINY])
+    rc = core.cli.train.main(["fit", f"train_index={prepared}", f"out={tmp_path / 'n'}", "epochs=1", *TINY])
     assert rc == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "loss became nan" in err and "no checkpoint" in err
@@ -225,20 +225,20 @@ def test_config_accepts_authors_keys_and_rejects_unknown(tmp_path):
     assert c.lr_at(0) == 1e-3 and c.lr_at(5) == 1e-4
     d = load_config(None)
     assert [d.lr_at(e) for e in (0, 3, 4, 9, 10, 150)] == [3.6e-4, 3.6e-4, 1e-4, 1e-4, 5e-5, 5e-5]
-    from core.training import ConfigError
+    from core.train.fit import ConfigError
     with pytest.raises(ConfigError, match="unknown setting 'bogus'"):
         load_config(None, ["bogus=1"])
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    assert train_cli.main(["fit", "--config", str(tmp_path / "missing.yaml")]) == 1
+    assert core.cli.train.main(["fit", "--config", str(tmp_path / "missing.yaml")]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "missing.yaml: config file not found" in err
-    assert train_cli.main(["eval", "--model", str(tmp_path / "m.safetensors"), "--index", str(tmp_path),
+    assert core.cli.train.main(["eval", "--model", str(tmp_path / "m.safetensors"), "--index", str(tmp_path),
                            "--out", str(tmp_path / "e")]) == 1
     assert "index.json: index not found" in capsys.readouterr().err
-    assert train_cli.main(["nonsense"]) == 2
-    assert train_cli.main(["prepare", "folder", str(tmp_path / "nope"), "--label", "real", "--out",
+    assert core.cli.train.main(["nonsense"]) == 2
+    assert core.cli.train.main(["prepare", "folder", str(tmp_path / "nope"), "--label", "real", "--out",
                            str(tmp_path / "o")]) == 1
     assert "nope: folder not found" in capsys.readouterr().err
 
@@ -251,7 +251,7 @@ def test_ffpp_pair_from_shared_data(tmp_path):
     (tmp_path / "src").mkdir()
     os.symlink(ff / "519_515.mp4", tmp_path / "fake" / "519_515.mp4")
     os.symlink(ff / "519.mp4", tmp_path / "src" / "519.mp4")
-    assert train_cli.main(["prepare", "folder", str(tmp_path / "fake"), "--label", "fake", "--source-of",
+    assert core.cli.train.main(["prepare", "folder", str(tmp_path / "fake"), "--label", "fake", "--source-of",
                            str(tmp_path / "src"), "--split", "train", "--out", str(tmp_path / "d"), "--frames", "2",
                            "--quiet"]) == 0
     ix = load_index(tmp_path / "d")

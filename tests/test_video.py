@@ -8,7 +8,9 @@ import pytest
 
 from conftest import SHARED_DATA, need
 from core.errors import VideoError
-from core.video import Frame, VideoInfo, VideoReader, probe_video, sha256_file
+from core.evidence import VideoInfo
+from core.hashing import sha256_file
+from core.video import Frame, VideoReader, probe_video
 
 W, H, FPS, N = 96, 64, 10.0, 20
 

@@ -21,7 +21,7 @@ import core  # noqa: E402,F401
 import numpy as np  # noqa: E402
 
 from core.checkpoints import load_model, save_model  # noqa: E402
-from core.dataset import aligned_crop, load_index  # noqa: E402
+from core.train.dataset import aligned_crop, load_index  # noqa: E402
 from core.inference import Predictor  # noqa: E402
 from core.registry import REGISTRY, DEFAULT_MODEL  # noqa: E402
 

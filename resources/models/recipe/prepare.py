@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from core.prepare import IMAGE_EXTS, VideoTask, run_tasks, seeded_split  # noqa: E402
+from core.evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: E402
+from core.train.prepare import VideoTask, run_tasks, seeded_split  # noqa: E402
 
 VAL_IDS = {"585", "599", "672", "720"}  # FF++ official VAL split
 FFPP_C40_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
@@ -80,10 +81,10 @@ def build_tasks(shared: Path, train_frames: int, val_frames: int, image_format: 
             add(p, f"dfo/{label}/{p.stem}", "dfo", "original" if lab == 0 else "DeeperForensics", lab, "val")
     # Real clips and photos
     for p in sorted((v / "real").iterdir()):
-        if p.suffix.lower() in (".mp4", ".mov"):
+        if p.suffix.lower() in VIDEO_EXTENSIONS:
             add(p, f"real/clips/{p.stem}", "real", "original", 0, "val" if p.stem in HELD_OUT_REAL else "train")
     for p in sorted((shared / "faces" / "more").iterdir()):
-        if p.suffix.lower() in IMAGE_EXTS:
+        if p.suffix.lower() in IMAGE_EXTENSIONS:
             split = "val" if seeded_split(p.stem) != "train" else "train"
             add(p, f"photos/real/{p.stem}", "photos", "original", 0, split)
     return tasks

@@ -1,6 +1,6 @@
 """Prepared training/evaluation data: the index format and the torch `Dataset` that makes CADDM training samples.
 
-**Index** (`DIR/index.json`, written by `core.prepare`): one record per saved face image
+**Index** (`DIR/index.json`, written by `core.train.prepare`): one record per saved face image
 
     {"format": "caddm-inspector/index@1", "records": [
       {"id": "ffpp/Deepfakes/519_515/00042",      # unique: dataset/method/video/frame
@@ -19,10 +19,10 @@ and its source frame, cut separately, be aligned with one and the same frame tra
 
 **Samples** (`CADDMDataset`): aligned 224x224 crop (random alignment when `jitter`), then
 - real record: the crop, label 0, no boxes (no detection loss);
-- fake record with a source and `mfs`: `core.mfs.multi_scale_facial_swap` (global or partial swap, boxes);
+- fake record with a source and `mfs`: `core.train.mfs.multi_scale_facial_swap` (global or partial swap, boxes);
 - fake record without source, or `mfs` off: the fake crop as it is, box = the whole crop;
-- self-blended item (`self_blend`, real-only data by default): `core.mfs.self_blended_sample`, label 1;
-then (when `augment`) a horizontal flip with p = 0.5 and `core.augment.augment`. Boxes are matched to the 168
+- self-blended item (`self_blend`, real-only data by default): `core.train.mfs.self_blended_sample`, label 1;
+then (when `augment`) a horizontal flip with p = 0.5 and `core.train.augment.augment`. Boxes are matched to the 168
 anchors with `core.boxes.match`. Every random draw comes from `numpy.random.default_rng([seed, epoch, item])`, so a
 sample depends on (seed, epoch, item) only: not on DataLoader workers or processes, and resuming repeats it.
 """
@@ -38,10 +38,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .anchors import make_anchors
-from .boxes import match
-from .errors import CaddmError
-from .faces.align import AlignParams, align_face, transform_points
+from ..anchors import make_anchors
+from ..boxes import match
+from ..errors import CaddmError
+from ..faces.align import AlignParams, align_face, transform_points
 
 INDEX_FORMAT = "caddm-inspector/index@1"
 INDEX_NAME = "index.json"
@@ -132,7 +132,7 @@ def load_index(path: str | os.PathLike) -> Index:
 
 def write_index(root: str | os.PathLike, records: list[FrameRecord], **extra) -> Path:
     """Write DIR/index.json atomically (records sorted by id)."""
-    from .atomic import atomic_write_text
+    from ..atomic import atomic_write_text
 
     root = Path(root)
     head = json.dumps({"format": INDEX_FORMAT, **extra})[:-1]
@@ -178,7 +178,7 @@ def aligned_pair(root: Path, fake: FrameRecord, source: FrameRecord, params: Ali
 @dataclass
 class SampleOptions:
     mfs: bool = True  # multi-scale facial swap for fakes with a source
-    augment: bool = True  # flip + core.augment chain
+    augment: bool = True  # flip + core.train.augment chain
     jitter: bool = True  # random alignment (AlignParams.random); off: the test-time alignment
     self_blend: str = "auto"  # "auto" (only when the split has no fakes), "on", "off"
 
@@ -226,7 +226,7 @@ class CADDMDataset(Dataset):
         return np.random.default_rng([self.seed, self.epoch, int(item)])
 
     def sample(self, item: int, rng: np.random.Generator | None = None):
-        """The `core.mfs.MFSSample` item `item` becomes (image after MFS, flip and augmentation; boxes xyxy crop px)."""
+        """The `core.train.mfs.MFSSample` item `item` becomes (image after MFS, flip and augmentation; boxes xyxy crop px)."""
         from .augment import augment
         from .mfs import MFSSample, flip_sample, multi_scale_facial_swap, real_sample, self_blended_sample
 

@@ -1,9 +1,9 @@
 """Training CADDM: configuration, the training loop, checkpoints and exact resumption.
 
 - Config: `TrainConfig` (YAML file + `key=value` overrides; the authors' `caddm_train.cfg` keys are accepted).
-- Loss: `core.loss.caddm_loss` (ADM off = detection weight 0). Optimiser AdamW (wd 4e-3), the authors' step
+- Loss: `core.train.loss.caddm_loss` (ADM off = detection weight 0). Optimiser AdamW (wd 4e-3), the authors' step
   schedule (3.6e-4 for epochs 0-3, 1e-4 for 4-9, 5e-5 after), gradients clipped by value (2).
-- Data: `core.dataset.CADDMDataset` (MFS / self-blend / augmentation switches) drawn by `EpochSampler`
+- Data: `core.train.dataset.CADDMDataset` (MFS / self-blend / augmentation switches) drawn by `EpochSampler`
   (`batches_per_epoch` batches per process and epoch). Samples depend on (seed, epoch, item) only.
 - Devices: "auto" (CUDA, MPS, CPU); mixed precision (fp16 autocast + GradScaler) on CUDA; several processes with
   DistributedDataParallel when started by `torchrun` (RANK / WORLD_SIZE / LOCAL_RANK; NCCL on CUDA, gloo on CPU).
@@ -34,15 +34,15 @@ import numpy as np
 import torch
 import yaml
 
-from .atomic import atomic_write_bytes, atomic_write_text
-from .checkpoints import load_model, save_model
-from .hashing import sha256_file
+from ..atomic import atomic_write_bytes, atomic_write_text
+from ..checkpoints import load_model, save_model
+from ..hashing import sha256_file
 from .dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
-from .device import resolve_device
-from .errors import CaddmError
+from ..device import resolve_device
+from ..errors import CaddmError
 from .loss import caddm_loss
-from .model import CADDM, ModelConfig
-from .preprocess import to_model_input
+from ..model import CADDM, ModelConfig
+from ..preprocess import to_model_input
 
 STATE_FORMAT = "caddm-inspector/train-state@1"
 LICENCE = ("CADDM Inspector code: Apache-2.0. These weights were trained on the data named in 'data': "
@@ -426,7 +426,7 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
         if dist.main:
             if has_val:
                 from .evaluation import evaluate
-                from .inference import Predictor
+                from ..inference import Predictor
                 pred = Predictor(model, device, batch_size=max(1, min(cfg.batch_size, 64)), channels_last=False)
                 m = evaluate(pred, val_index, cfg.val_split, frames_per_video=cfg.val_frames)
                 row["val_frame_auc"], row["val_video_auc"] = m["frame"]["auc"], m["video"]["auc"]

@@ -1,6 +1,6 @@
 """Structural dissimilarity (DSSIM) maps and a vectorised sliding-window search.
 
-Used by the multi-scale facial swap (`core.mfs`) to find where a fake face differs most from its source.
+Used by the multi-scale facial swap (`core.train.mfs`) to find where a fake face differs most from its source.
 
 Conventions
 - Images are ``(H, W)`` or ``(H, W, C)`` arrays of any numeric dtype on the 0..255 scale (BGR uint8 crops in

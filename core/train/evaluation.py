@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_write_bytes, atomic_write_text
 from .dataset import DatasetError, FrameRecord, Index, aligned_crop
-from .faces.align import AlignParams
+from ..faces.align import AlignParams
 
 
 # ------------------------------------------------------------------------------------------------- metrics

@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from .atomic import ensure_output_dir
-from .errors import CaddmError, OutputError
+from ..atomic import ensure_output_dir
+from ..errors import CaddmError, OutputError
+from ..evidence import VIDEO_EXTENSIONS
 
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".3gp"}
 FORMATS = ("json", "csv", "html", "pdf")
 
 
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _frame_selection(args):
-    from .frames import FrameSelection
+    from ..frames import FrameSelection
 
     if args.all_frames:
         return FrameSelection("all", 1)
@@ -154,12 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     # Heavy imports only once the arguments are known to be good (--help stays instant).
-    from .analysis import AnalysisOptions
-    from .cache import ResultCache
-    from .reports import write_reports
-    from .runner import analyze_cached, load_predictor
-    from .results import CaseInfo
-    from .video import VideoReader, probe_video
+    from ..analysis import AnalysisOptions
+    from ..cache import ResultCache
+    from ..reports import write_reports
+    from ..runner import analyze_cached, load_predictor
+    from ..results import CaseInfo
+    from ..video import VideoReader, probe_video
 
     try:
         predictor = load_predictor(args.model, device=args.device, batch_size=args.batch_size)

@@ -3,7 +3,7 @@
 For each video: N evenly spaced frames (`FrameSelection("count", N)`), the largest detected face, its 68
 landmarks, and a generous cut of the frame around the face (half-side `MARGIN` x the landmarks' extent, scaled
 down so the landmarks span at most `max_face` px) saved as PNG or JPEG q95, with the landmarks and the face box in
-that image's pixels (`core.dataset.FrameRecord`).
+that image's pixels (`core.train.dataset.FrameRecord`).
 
 Layouts (`*_tasks` functions): FaceForensics++ (originals + manipulated methods, official split JSONs or a seeded
 split by video id; each fake frame paired with the frame of the same index of its target original), a folder of
@@ -29,12 +29,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_write_bytes, atomic_write_text
+from ..evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from .dataset import SPLITS, DatasetError, FrameRecord, write_index
-from .frames import FrameSelection
+from ..frames import FrameSelection
 
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv"}
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
 MARGIN = 1.6  # half-side of the saved cut, in landmark extents (random alignment reaches about 1.56)
 SEEDED_FRACTIONS = (0.72, 0.14, 0.14)  # train/val/test, FF++'s 720/140/140
@@ -72,8 +71,8 @@ class DlibFaceFinder:
 
     def __call__(self, image: np.ndarray):
         if self._det is None:
-            from .faces.detect import FaceDetector
-            from .faces.landmarks import LandmarkPredictor
+            from ..faces.detect import FaceDetector
+            from ..faces.landmarks import LandmarkPredictor
             self._det, self._lm = FaceDetector(max_side=self.max_side), LandmarkPredictor()
         dets = self._det.detect(image)
         if not dets:
@@ -109,13 +108,13 @@ def face_cut(frame: np.ndarray, landmarks: np.ndarray, max_face: int = 192):
 
 def _frames_of(task: VideoTask):
     """(frame index, image) pairs of the task's selected frames; a still image is frame 0."""
-    if Path(task.path).suffix.lower() in IMAGE_EXTS:
+    if Path(task.path).suffix.lower() in IMAGE_EXTENSIONS:
         img = cv2.imread(task.path, cv2.IMREAD_COLOR)
         if img is None:
             raise ValueError("unreadable image")
         yield 0, img
         return
-    from .video import VideoReader, probe_video
+    from ..video import VideoReader, probe_video
     info = probe_video(task.path)
     if task.indices is not None:
         indices = [i for i in task.indices if 0 <= i < info.frame_count]
@@ -206,9 +205,9 @@ class Progress:
 
 
 def _frame_count(path: str) -> int | None:
-    if Path(path).suffix.lower() in IMAGE_EXTS:
+    if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
         return None
-    from .video import probe_video
+    from ..video import probe_video
     try:
         return probe_video(path).frame_count
     except Exception:  # noqa: BLE001 - an unreadable video is reported when it is prepared
@@ -310,7 +309,7 @@ def seeded_split(video_id: str, seed: int = 0, fractions=SEEDED_FRACTIONS) -> st
 
 
 def _videos_in(folder: Path, images: bool = False) -> list[Path]:
-    exts = VIDEO_EXTS | (IMAGE_EXTS if images else set())
+    exts = VIDEO_EXTENSIONS | (IMAGE_EXTENSIONS if images else set())
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in exts)
 
 

@@ -12,7 +12,7 @@ What a fake sample is (``multi_scale_facial_swap``), following the authors' ``pr
   ``p_elastic``, Gaussian blur 5x5 sigma 3) blends the source face onto the fake crop (0.4), the fake face onto
   the source crop (0.2), or leaves the fake crop untouched (0.2); box ``[0, 0, 224, 224]``;
 - with ``p_partial`` (0.2) a partial swap: a window size is drawn from ``windows``; the window is the one that
-  maximises DSSIM(fake, source) inside the face hull (``core.dssim.best_window``); the fake crop is blended
+  maximises DSSIM(fake, source) inside the face hull (``core.train.dssim.best_window``); the fake crop is blended
   onto the source crop inside that rectangle; boxes ``[0, 0, 224, 224]`` and the window.
 Blending is Poisson (``cv2.seamlessClone``, uint8 mask, centre ``(x, y)`` of the mask's bounding box) with
 ``p_poisson`` and alpha otherwise; when OpenCV raises, alpha is used and the fallback is counted
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from core.dssim import best_window_in_map, dssim_map
+from core.train.dssim import best_window_in_map, dssim_map
 
 CROP = 224
 FULL_BOX = (0.0, 0.0, float(CROP), float(CROP))

@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .faces.align import AlignParams, align_face
-from .faces.detect import FaceDetector
-from .faces.landmarks import LandmarkPredictor
-from .faces.track import FaceTracker
+from .align import AlignParams, align_face
+from .detect import FaceDetector
+from .landmarks import LandmarkPredictor
+from .track import FaceTracker
 
 
 @dataclass(frozen=True)

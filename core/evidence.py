@@ -1,0 +1,58 @@
+"""The evidence record: what a report keeps about an evidence file (`VideoInfo`), and which files are videos.
+
+No OpenCV here: results, the cache and the reports read and write `VideoInfo` without a decoder; `core.video`
+fills it (`probe_video`).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+#: File name extension -> container name, for the videos the decoder opens (OpenCV's FFmpeg backend).
+CONTAINER_BY_EXTENSION = {
+    ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".avi": "avi", ".mkv": "matroska", ".webm": "webm",
+    ".flv": "flv", ".ts": "mpegts", ".mts": "mpegts", ".m2ts": "mpegts", ".mpg": "mpeg", ".mpeg": "mpeg",
+    ".wmv": "asf", ".3gp": "3gp", ".ogv": "ogg"}
+#: Extensions that count as video when a folder is searched (CLI, app's file dialog, data preparation).
+VIDEO_EXTENSIONS = frozenset(CONTAINER_BY_EXTENSION)
+#: Still images accepted by data preparation (a photo is a one-frame "video").
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
+
+
+def is_video_path(path) -> bool:
+    """True when the file name's extension is one of `VIDEO_EXTENSIONS` (case-insensitive)."""
+    return str(path).lower().endswith(tuple(VIDEO_EXTENSIONS))
+
+
+def video_file_filter() -> str:
+    """A file-dialog filter over `VIDEO_EXTENSIONS`: "Videos (*.mp4 ...);;All files (*)"."""
+    return "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS)) + ");;All files (*)"
+
+
+@dataclass
+class VideoInfo:
+    """What the report records about an evidence file.
+
+    width/height are the displayed frame size in pixels (after rotation metadata is applied);
+    fps is the nominal rate; frame_count the number of decodable frames; duration_s = frame_count / fps
+    unless the container says otherwise; rotation in degrees (0, 90, 180, 270) as stored in the container.
+    """
+
+    path: str
+    sha256: str
+    size_bytes: int
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration_s: float
+    rotation: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "VideoInfo":
+        return cls(**d)
