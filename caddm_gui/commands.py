@@ -13,43 +13,26 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import cv2
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
 from core.analysis import AnalysisOptions
-from core.atomic import atomic_write_bytes, ensure_output_dir
+from core.atomic import ensure_output_dir
 from core.cache import ResultCache
-from core.hashing import sha256_file
 from core.device import describe_device, resolve_device
-from core.errors import CaddmError, OutputError, VideoError
+from core.errors import CaddmError, VideoError
 from core.evidence import video_file_filter
 from core.registry import resolve_model
 from core.reports import FORMATS, write_reports
-from core.reports.figures import annotate_frame
+from core.reports.figures import write_annotated_png
 from core.results import AnalysisResult, CaseInfo, FrameResult
-from core.runner import analyze_cached, cache_key, load_predictor, lookup
-from core.video import VideoReader, probe_video
+from core.runner import analyze_cached, load_predictor, lookup_cached
+from core.video import VideoReader, quick_probe
 
 from .preferences import Preferences
 from .state import AppState
 from .workers import AnalysisWorker, FrameLoader, TaskWorker, elapsed_and_remaining, error_text
 
 VIDEO_FILTER = video_file_filter()
-
-
-def _quick_open(path: str) -> tuple[int, float, tuple[int, int]]:
-    """Frame count (as the container says), fps and size, in milliseconds; VideoError for a file that is not a
-    video. The verified count and the hash come later from `probe_video` in a worker."""
-    with VideoReader(path):   # raises VideoError naming the file
-        pass
-    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-    try:
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    finally:
-        cap.release()
-    return max(n, 1), fps, size
 
 
 class Commands(QObject):
@@ -75,7 +58,6 @@ class Commands(QObject):
         self._predictor = None
         self._predictor_key = None
         self._predictor_lock = threading.Lock()
-        self._model_sha: dict[tuple, str] = {}
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
@@ -146,7 +128,7 @@ class Commands(QObject):
             self.state.warning("An analysis is running: cancel it before opening another video.")
             return False
         try:
-            n, fps, size = _quick_open(path)
+            n, fps, size = quick_probe(path)
         except CaddmError as e:
             self.state.error(str(e))
             return False
@@ -161,32 +143,11 @@ class Commands(QObject):
         self.state.set_video(path, n, fps, size)
         self.loader.request(0)
         self.state.info_msg(f"Opened {os.path.basename(path)}; computing SHA-256...")
-        threshold = self.state.threshold
-        options = self.options()
-        self._task(lambda: self._probe_and_lookup(path, options, threshold),
+        options, model, cache = self.options(), self.prefs.model_arg(), self.cache
+        self._task(lambda: lookup_cached(path, model, options, cache),
                    lambda out, g=gen: self._on_probed(g, out),
                    lambda msg, g=gen: self._on_probe_failed(g, msg), name="hash")
         return True
-
-    def _model_file_sha(self) -> str | None:
-        """SHA-256 of the configured model file (memoised by path, size and mtime); None when there is none."""
-        try:
-            p = resolve_model(self.prefs.model_arg())
-            st = p.stat()
-        except (CaddmError, OSError):
-            return None
-        key = (str(p), st.st_size, st.st_mtime_ns)
-        if key not in self._model_sha:
-            self._model_sha[key] = sha256_file(p)
-        return self._model_sha[key]
-
-    def _probe_and_lookup(self, path: str, options: AnalysisOptions, threshold: float):
-        info = probe_video(path)
-        result = None
-        msha = self._model_file_sha()
-        if msha:
-            result = lookup(self.cache, cache_key(self.cache, info.sha256, msha, options), path, threshold)
-        return info, result
 
     def _on_probed(self, gen: int, out) -> None:
         if gen != self._open_gen:
@@ -254,7 +215,7 @@ class Commands(QObject):
 
         def run(progress, cancel, model_ready):
             predictor = self._get_predictor(model_arg, device)
-            model_ready(predictor.model.metadata.get("name", "unnamed"), describe_device(predictor.device))
+            model_ready(predictor.model.info.name, describe_device(predictor.device))
             return analyze_cached(path, predictor, options, cache, progress=progress, cancel=cancel, info=info)
 
         w = AnalysisWorker(run)
@@ -434,20 +395,10 @@ class Commands(QObject):
             return False
         image, index = s.image, s.frame_index
         fr = s.frame_result(index) or FrameResult(index=index, time_s=s.time_of(index))
-        threshold, landmarks, out = s.threshold, s.overlays.get("landmarks", False), Path(path)
-        if out.suffix.lower() != ".png":
-            out = out.with_suffix(".png")
+        threshold, landmarks = s.threshold, s.overlays.get("landmarks", False)
 
         def export():
-            img = annotate_frame(image, fr, threshold, show_landmarks=landmarks)
-            ok, buf = cv2.imencode(".png", img)
-            if not ok:
-                raise OutputError(out, "could not encode the PNG")
-            try:
-                atomic_write_bytes(out, buf.tobytes())
-            except OSError as e:
-                raise OutputError(out, f"cannot write ({e.strerror or e})") from None
-            return out
+            return write_annotated_png(path, image, fr, threshold, show_landmarks=landmarks)
 
         self._task(export, self._on_exported, self._on_export_failed, "export-png")
         return True

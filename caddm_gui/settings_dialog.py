@@ -4,7 +4,6 @@ are remembered between sessions (QSettings, via `Preferences`)."""
 from __future__ import annotations
 
 import copy
-import json
 import os
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
@@ -15,29 +14,25 @@ from core.errors import CaddmError
 from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path
 
 from .preferences import OVERLAYS, Preferences
+from .workers import TaskWorker
 
 FRAME_MODES = [("count", "N evenly spaced frames"), ("stride", "Every k-th frame"), ("all", "All frames")]
 DEVICES = [("auto", "Auto (GPU when present)"), ("cpu", "CPU"), ("cuda", "CUDA GPU")]
 
 
 def describe_checkpoint(path: str | None) -> str:
-    """Metadata of a checkpoint, for the dialog (reads the model; a one-line error when it cannot)."""
-    from core.checkpoints import load_model
+    """A checkpoint's identity and card, for the dialog (`core.checkpoints.read_checkpoint_info`: the header only
+    for our files, no model is built); a one-line error when it cannot be read. Slow for large pickles: call it
+    off the UI thread."""
+    from core.checkpoints import read_checkpoint_info
     from core.registry import resolve_model
 
     try:
-        m = load_model(resolve_model(path or None), device="cpu")
+        return read_checkpoint_info(resolve_model(path or None)).describe()
     except CaddmError as e:
         return f"Cannot load: {e}"
     except Exception as e:  # noqa: BLE001
         return f"Cannot load: {type(e).__name__}: {e}"
-    meta = dict(m.metadata)
-    src = meta.pop("source", {})
-    lines = [f"name: {meta.pop('name', '?')}", f"backbone: {m.config.backbone}", f"format: {src.get('format', '?')}",
-             f"sha256: {src.get('sha256', '')}", f"path: {src.get('path', '')}"]
-    for k, v in meta.items():
-        lines.append(f"{k}: {v if isinstance(v, (str, int, float)) else json.dumps(v)[:200]}")
-    return "\n".join(lines)
 
 
 class SettingsDialog(QDialog):
@@ -46,6 +41,8 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
         self.prefs = copy.deepcopy(prefs)
+        self._meta_gen = 0
+        self._meta_workers: set[TaskWorker] = set()
 
         # model
         self.model_kind = QComboBox()
@@ -147,9 +144,25 @@ class SettingsDialog(QDialog):
             self.model_kind.setCurrentIndex(1)
             self.show_metadata()
 
-    def show_metadata(self) -> None:
+    def show_metadata(self) -> TaskWorker:
+        """Read the chosen checkpoint's metadata in a worker; the text box shows it when ready (a newer request
+        replaces an older one's answer). Returns the worker."""
         path = self.model_path.text().strip() if self.model_kind.currentData() == "file" else ""
-        self.meta.setPlainText(describe_checkpoint(path or None))
+        self._meta_gen += 1
+        gen = self._meta_gen
+        self.meta.setPlainText("Reading the checkpoint...")
+        w = TaskWorker(lambda: describe_checkpoint(path or None), "describe-checkpoint")
+        w.succeeded.connect(lambda text, g=gen: g == self._meta_gen and self.meta.setPlainText(text))
+        w.failed.connect(lambda msg, g=gen: g == self._meta_gen and self.meta.setPlainText(f"Cannot load: {msg}"))
+        self._meta_workers.add(w)
+        w.finished.connect(lambda w=w: self._meta_workers.discard(w))
+        w.start()
+        return w
+
+    def done(self, r: int) -> None:
+        for w in list(self._meta_workers):  # a closing dialog waits for a metadata read still running
+            w.wait()
+        super().done(r)
 
     def result_prefs(self) -> Preferences:
         p = self.prefs

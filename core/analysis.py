@@ -48,7 +48,8 @@ class AnalysisOptions:
     device: str = "auto"
     torch_threads: int | None = None  # None: all (passive OpenMP waiting) or all but one (see core.OMP_PASSIVE)
 
-    def settings(self, device_used: str) -> AnalysisSettings:
+    def settings(self, device_used: str = "any") -> AnalysisSettings:
+        """The settings a result of these options records (`device_used`: the device that ran it)."""
         return AnalysisSettings(frame_selection=self.frames, threshold=self.threshold, device=device_used,
                                 batch_size=self.batch_size, detector=self.detector.to_dict(),
                                 extra={"boxes": self.boxes.to_dict()})
@@ -65,12 +66,13 @@ _END = object()
 
 
 def model_info(model) -> ModelInfo:
-    meta = dict(getattr(model, "metadata", {}) or {})
-    source = meta.pop("source", {}) or {}
-    return ModelInfo(name=meta.get("name", "unnamed"), backbone=model.config.backbone,
-                     sha256=source.get("sha256", ""), path=source.get("path", ""),
-                     input_size=model.config.input_size,
-                     metadata={k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, dict, list))})
+    """The report's model section: the checkpoint's identity (`model.info`) and its card."""
+    info = getattr(model, "info", None)
+    card = dict(info.card if info is not None else getattr(model, "metadata", {}) or {})
+    return ModelInfo(name=info.name if info is not None else card.get("name", "unnamed"),
+                     backbone=model.config.backbone, sha256=info.sha256 if info is not None else "",
+                     path=info.path if info is not None else "", input_size=model.config.input_size,
+                     metadata={k: v for k, v in card.items() if isinstance(v, (str, int, float, bool, dict, list))})
 
 
 def _producer(path, indices, pipeline: FacePipeline, out: queue.Queue, stop: threading.Event, timings: dict,

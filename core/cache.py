@@ -42,7 +42,7 @@ class ResultCache:
         return hashlib.sha256(canon.encode("ascii")).hexdigest()
 
     def key_for(self, result: AnalysisResult) -> str:
-        """The key a result would be stored under."""
+        """The key a result is stored under: `key` of what it records."""
         return self.key(result.video.sha256, result.model.sha256, result.settings)
 
     def path(self, key: str) -> Path:

@@ -8,6 +8,10 @@ Two formats load:
   `module.` prefixes) for resnet34, efficientnet-b3 and efficientnet-b4, mapped onto our modules. Read with
   `torch.load(weights_only=True)` only: a pickle that holds code is refused, never executed.
 
+A checkpoint's identity travels with it as a `CheckpointInfo` (like timm's pretrained cfg): name, backbone, format,
+path, SHA-256, model card and calibrated threshold. `read_checkpoint_info(path)` reads it without building the
+model (our format: the safetensors header only); `load_model(path).info` is the same record.
+
 Every failure is a `CheckpointError` naming the file and the problem.
 """
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import re
 import struct
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,11 +31,77 @@ from . import __version__
 from .atomic import atomic_write_bytes
 from .device import resolve_device
 from .errors import CheckpointError
-from .hashing import sha256_file
+from .hashing import sha256_file_memo
 from .model import CADDM, ModelConfig
 
 FORMAT = "caddm-inspector/checkpoint@1"
 METADATA_KEY = "caddm"
+OURS, AUTHORS = "caddm-inspector", "authors"  # CheckpointInfo.format
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """Who a checkpoint is. `path` absolute; `sha256` of the file (hex); `format` OURS or AUTHORS; `card` the model
+    card (JSON-serialisable: description, data, metrics, licence, calibration, ...); `threshold` the calibrated
+    P(fake) threshold from the card's `calibration`, None when the card has none (then 0.5 is the usual default)."""
+
+    name: str
+    backbone: str
+    format: str
+    path: str
+    sha256: str
+    card: dict = field(default_factory=dict)
+    input_size: int = 224
+
+    @property
+    def threshold(self) -> float | None:
+        cal = self.card.get("calibration")
+        t = cal.get("threshold") if isinstance(cal, dict) else None
+        return float(t) if isinstance(t, (int, float)) and 0.0 <= t <= 1.0 else None
+
+    def describe(self) -> str:
+        """Lines for a person: identity first, then the card's entries (long values cut)."""
+        lines = [f"name: {self.name}", f"backbone: {self.backbone}", f"format: {self.format}",
+                 f"sha256: {self.sha256}", f"path: {self.path}"]
+        if self.threshold is not None:
+            lines.append(f"calibrated threshold: {self.threshold:.3f}")
+        for k, v in self.card.items():
+            if k != "name":
+                lines.append(f"{k}: {v if isinstance(v, (str, int, float)) else json.dumps(v)[:200]}")
+        return "\n".join(lines)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise CheckpointError(path, "model file not found")
+    if path.is_dir():
+        raise CheckpointError(path, "is a folder, not a model file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "is empty")
+
+
+def _info(path: Path, config: ModelConfig, card: dict, fmt: str) -> CheckpointInfo:
+    card = dict(card)
+    name = str(card.get("name") or path.stem)
+    card["name"] = name
+    return CheckpointInfo(name=name, backbone=config.backbone, format=fmt, path=str(path.resolve()),
+                          sha256=sha256_file_memo(path), card=card, input_size=config.input_size)
+
+
+def _authors_card(config: ModelConfig) -> dict:
+    return {"name": f"authors-{config.backbone}", "licence": "see the authors' release (Apache-2.0 code)"}
+
+
+def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
+    """The identity of a checkpoint without building its model: for our format only the safetensors header is
+    read; the authors' pickles are read (weights only) to tell their backbone. CheckpointError when unreadable."""
+    path = Path(path)
+    _check_file(path)
+    if _is_safetensors(path):
+        header = _read_header(path)
+        return _info(path, ModelConfig.from_dict(header["config"]), header.get("card", {}), OURS)
+    config, _ = _read_authors(path)
+    return _info(path, config, _authors_card(config), AUTHORS)
 
 
 # --------------------------------------------------------------------------------------------------- our format
@@ -42,7 +113,6 @@ def save_model(model: CADDM, path: str | os.PathLike, *, half: bool = False, **m
 
     path = Path(path)
     meta = {**getattr(model, "metadata", {}), **metadata}
-    meta.pop("source", None)  # where this copy was loaded from is not part of the card
     meta.setdefault("created_utc", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     meta.setdefault("software", f"caddm-inspector {__version__}")
     header = {"format": FORMAT, "config": model.config.to_dict(), "card": meta}
@@ -66,6 +136,35 @@ def _is_safetensors(path: Path) -> bool:
     return 2 <= n < 100_000_000 and head[8:9] == b"{"
 
 
+def _parse_header(raw: str | None, path: Path) -> dict:
+    if raw is None:
+        raise CheckpointError(path, "is a safetensors file but not a CADDM Inspector checkpoint (no 'caddm' metadata)")
+    try:
+        header = json.loads(raw)
+        assert header.get("format") == FORMAT, f"unknown format {header.get('format')!r}"
+        ModelConfig.from_dict(header["config"])
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(path, f"has unreadable CADDM metadata ({e})") from None
+    return header
+
+
+def _read_header(path: Path) -> dict:
+    """Our header (format, config, card) from the safetensors JSON header alone (no tensor is read)."""
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > 100_000_000:
+                raise ValueError(f"header of {n} bytes")
+            st_header = json.loads(f.read(n))
+        raw = (st_header.get("__metadata__") or {}).get(METADATA_KEY)
+        end = max((int(v["data_offsets"][1]) for k, v in st_header.items() if k != "__metadata__"), default=0)
+        if 8 + n + end != path.stat().st_size:
+            raise ValueError(f"the header describes {8 + n + end} bytes, the file has {path.stat().st_size}")
+    except (OSError, ValueError, KeyError, TypeError, IndexError, struct.error) as e:
+        raise CheckpointError(path, f"corrupt or truncated safetensors file ({e})") from None
+    return _parse_header(raw, path)
+
+
 def _read_ours(path: Path) -> tuple[dict, dict]:
     from safetensors import safe_open
 
@@ -75,15 +174,7 @@ def _read_ours(path: Path) -> tuple[dict, dict]:
             state = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # noqa: BLE001
         raise CheckpointError(path, f"corrupt or truncated safetensors file ({e})") from None
-    if raw is None:
-        raise CheckpointError(path, "is a safetensors file but not a CADDM Inspector checkpoint (no 'caddm' metadata)")
-    try:
-        header = json.loads(raw)
-        assert header.get("format") == FORMAT, f"unknown format {header.get('format')!r}"
-        ModelConfig.from_dict(header["config"])
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(path, f"has unreadable CADDM metadata ({e})") from None
-    return header, state
+    return _parse_header(raw, path), state
 
 
 # --------------------------------------------------------------------------------------------- authors' format
@@ -159,22 +250,17 @@ def _read_authors(path: Path) -> tuple[ModelConfig, dict]:
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> CADDM:
     """Load a checkpoint of either format; the model is in eval mode on `device` ("auto" allowed).
 
-    `model.metadata` holds the model card plus `source`: {path, sha256, format}.
+    `model.info` is its `CheckpointInfo`; `model.metadata` its model card (a dict, name included).
     """
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(path, "model file not found")
-    if path.is_dir():
-        raise CheckpointError(path, "is a folder, not a model file")
-    if path.stat().st_size == 0:
-        raise CheckpointError(path, "is empty")
+    _check_file(path)
     if _is_safetensors(path):
         header, state = _read_ours(path)
         config = ModelConfig.from_dict(header["config"])
-        card, fmt = dict(header.get("card", {})), "caddm-inspector"
+        card, fmt = dict(header.get("card", {})), OURS
     else:
         config, state = _read_authors(path)
-        card, fmt = {"name": f"authors-{config.backbone}", "licence": "see the authors' release (Apache-2.0 code)"}, "authors"
+        card, fmt = _authors_card(config), AUTHORS
     try:
         model = CADDM(config)
     except ValueError as e:
@@ -186,6 +272,6 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> C
         what = f"lacks {len(missing)} tensors (first: {missing[0]})" if missing else \
             f"has {len(unexpected)} unknown tensors (first: {unexpected[0]})"
         raise CheckpointError(path, f"does not match its {config.backbone} architecture: {what}")
-    model.metadata = {**card, "source": {"path": str(path.resolve()), "sha256": sha256_file(path), "format": fmt}}
-    model.metadata.setdefault("name", path.stem)
+    model.info = _info(path, config, card, fmt)
+    model.metadata = dict(model.info.card)
     return model.to(resolve_device(device)).eval()

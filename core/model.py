@@ -55,7 +55,8 @@ class CADDM(nn.Module):
         if config.input_size != INPUT_SIZE:
             raise ValueError(f"CADDM supports only {INPUT_SIZE}x{INPUT_SIZE} input, not {config.input_size}")
         self.config = config
-        self.metadata: dict = {}
+        self.metadata: dict = {}  # the model card
+        self.info = None  # core.checkpoints.CheckpointInfo when loaded from a file (load_model)
         self.backbone, spec = build_backbone(config.backbone, weights=backbone_weights, pretrained=pretrained)
         width = config.adm_width
         self.proj = None

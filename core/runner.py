@@ -3,9 +3,10 @@
 
     predictor = load_predictor(None, device="auto")          # bundled default, or CheckpointError
     result, cached = analyze_cached(path, predictor, options, ResultCache())
+    info, cached = lookup_cached(path, None, options, ResultCache())   # opening a video: no model loaded
 
-`cache_key` needs only the two hashes and the options, so a caller that has hashed the model file can look up a
-cached result (`lookup`) without loading the model.
+The cache key has one derivation, `ResultCache.key` over the result's settings: a result is stored under the key
+of what it records (`ResultCache.key_for`), and looked up under the key of the options that would produce it.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import os
 from .analysis import AnalysisOptions, CancelFn, ProgressFn, analyze_video
 from .cache import ResultCache
 from .checkpoints import load_model
+from .errors import CaddmError
+from .hashing import sha256_file_memo
 from .inference import Predictor
 from .registry import resolve_model
 from .results import AnalysisResult
@@ -29,21 +32,30 @@ def load_predictor(model: str | os.PathLike | None, device: str = "auto", batch_
 
 
 def model_sha256(predictor: Predictor) -> str:
-    return (getattr(predictor.model, "metadata", {}) or {}).get("source", {}).get("sha256", "")
+    """SHA-256 of the checkpoint the predictor's model was loaded from ("" for a model built in memory)."""
+    info = getattr(predictor.model, "info", None)
+    return info.sha256 if info is not None else ""
 
 
-def cache_key(cache: ResultCache, video_sha256: str, model_sha: str, options: AnalysisOptions) -> str:
-    """The cache key of a result (the device and threshold do not enter it)."""
-    return cache.key(video_sha256, model_sha, options.settings("any"))
+def lookup_cached(path: str | os.PathLike, model: str | os.PathLike | None, options: AnalysisOptions,
+                  cache: ResultCache) -> tuple[VideoInfo, AnalysisResult | None]:
+    """(the video's evidence record, a cached complete result for it with `model` and `options`, or None), without
+    loading the model: the checkpoint is only hashed (once per process and file version). For opening a video."""
+    info = probe_video(path)
+    try:
+        model_sha = sha256_file_memo(resolve_model(None if model is None else os.fspath(model)))
+    except (CaddmError, OSError):
+        return info, None  # no usable model: nothing can be cached for it; analysis will say why
+    return info, _cached(cache, info, model_sha, options, path)
 
 
-def lookup(cache: ResultCache, key: str, video_path: str | os.PathLike, threshold: float) -> AnalysisResult | None:
-    """A cached complete result for `key`, pointed at `video_path` and summarised at `threshold`, or None."""
-    result = cache.get(key)
+def _cached(cache: ResultCache, info: VideoInfo, model_sha: str, options: AnalysisOptions,
+            video_path) -> AnalysisResult | None:
+    result = cache.get(ResultCache.key(info.sha256, model_sha, options.settings()))
     if result is None:
         return None
     result.video.path = os.path.abspath(os.fspath(video_path))
-    return result.with_threshold(threshold)
+    return result.with_threshold(options.threshold)
 
 
 def analyze_cached(path: str | os.PathLike, predictor: Predictor, options: AnalysisOptions,
@@ -52,13 +64,11 @@ def analyze_cached(path: str | os.PathLike, predictor: Predictor, options: Analy
     """(result, came_from_cache). Analyses when the cache has nothing; stores the result only when complete
     (a cancelled run is never cached)."""
     info = info or probe_video(path)
-    key = None
     if cache is not None:
-        key = cache_key(cache, info.sha256, model_sha256(predictor), options)
-        hit = lookup(cache, key, path, options.threshold)
+        hit = _cached(cache, info, model_sha256(predictor), options, path)
         if hit is not None:
             return hit, True
     result = analyze_video(path, predictor, options, progress=progress, cancel=cancel, info=info)
     if cache is not None and result.complete:
-        cache.put(key, result)
+        cache.put(cache.key_for(result), result)
     return result, False

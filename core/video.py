@@ -206,6 +206,24 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
                      frame_count=int(count), duration_s=float(duration), rotation=rotation, extra=extra)
 
 
+def quick_probe(path: str | os.PathLike) -> tuple[int, float, tuple[int, int]]:
+    """(frame count as the container says (at least 1), fps (0.0 when unknown), (width, height) px), in
+    milliseconds and without hashing: for showing a video at once. `probe_video` gives the verified record.
+    VideoError naming the file when it is not a readable video."""
+    path = os.fspath(path)
+    cap = _open_capture(path)
+    try:
+        ok, first = cap.read()
+        if not ok or first is None:
+            raise VideoError(path, "contains no decodable video frames")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    finally:
+        cap.release()
+    h, w = first.shape[:2]
+    return max(n, 1), (fps if math.isfinite(fps) and fps > 0 else 0.0), (int(w), int(h))
+
+
 class VideoReader:
     """Streamed, read-only frame access. Use as a context manager::
 

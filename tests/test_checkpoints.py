@@ -4,7 +4,9 @@ import pickle
 import pytest
 import torch
 
-from core.checkpoints import load_model, save_model
+from core import hashing
+from core.checkpoints import load_model, read_checkpoint_info, save_model
+from core.hashing import sha256_file
 from core.errors import CheckpointError
 from core.model import CADDM, ModelConfig
 
@@ -26,7 +28,8 @@ def test_round_trip_same_outputs_and_card(saved):
     assert not loaded.training
     assert loaded.config.to_dict() == model.config.to_dict()
     assert loaded.metadata["name"] == "small-test" and loaded.metadata["metrics"] == {"auc": 0.5}
-    assert len(loaded.metadata["source"]["sha256"]) == 64
+    assert loaded.info.name == "small-test" and loaded.info.format == "caddm-inspector"
+    assert loaded.info.sha256 == sha256_file(path) and loaded.info.path == str(path.resolve())
     x = torch.rand(2, 3, 224, 224) * 255
     with torch.inference_mode():
         a, b = model(x), loaded(x)
@@ -49,11 +52,12 @@ class _Evil:
 
 
 def _expect(path, words):
-    with pytest.raises(CheckpointError) as err:
-        load_model(path)
-    message = str(err.value)
-    assert str(path) in message
-    assert any(w in message for w in words), message
+    for read in (load_model, read_checkpoint_info):  # the identity read refuses what loading refuses
+        with pytest.raises(CheckpointError) as err:
+            read(path)
+        message = str(err.value)
+        assert str(path) in message
+        assert any(w in message for w in words), message
     return message
 
 
@@ -92,3 +96,40 @@ def test_pickle_with_code_is_refused_not_run(tmp_path):
     torch.save({"network": _Evil()}, tmp_path / "evil2.pt")
     _expect(tmp_path / "evil2.pt", ["refused"])
     assert not os.path.exists(marker)
+
+
+def test_checkpoint_info_from_the_header_alone(saved, monkeypatch):
+    """The identity of our checkpoints comes from the safetensors header: no model is built, no tensor read."""
+    _, path = saved
+
+    def refuse(*a, **k):
+        raise AssertionError("the model was built")
+    monkeypatch.setattr(CADDM, "__init__", refuse)
+    info = read_checkpoint_info(path)
+    assert (info.name, info.backbone, info.format) == ("small-test", "timm:resnet18", "caddm-inspector")
+    assert info.sha256 == sha256_file(path) and info.card["metrics"] == {"auc": 0.5}
+    assert info.threshold is None  # no calibration in the card
+    assert "sha256: " + info.sha256 in info.describe()
+
+
+def test_calibrated_threshold_travels_with_the_checkpoint(saved, tmp_path):
+    model, _ = saved
+    path = save_model(model, tmp_path / "cal.safetensors", calibration={"threshold": 0.62, "fpr_real": 0.05})
+    assert read_checkpoint_info(path).threshold == 0.62
+    assert load_model(path).info.threshold == 0.62
+    bad = save_model(model, tmp_path / "bad.safetensors", calibration={"threshold": "high"})
+    assert read_checkpoint_info(bad).threshold is None
+
+
+def test_checkpoint_hashed_once_per_file_version(saved, tmp_path, monkeypatch):
+    model, _ = saved
+    path = save_model(model, tmp_path / "once.safetensors")
+    calls = []
+    real = hashing.sha256_file
+    monkeypatch.setattr(hashing, "sha256_file", lambda p, *a, **k: calls.append(str(p)) or real(p, *a, **k))
+    first = read_checkpoint_info(path).sha256
+    load_model(path)
+    read_checkpoint_info(path)
+    assert calls == [str(path.resolve())]
+    os.utime(path, ns=(0, 1))  # a new version of the file (another mtime) is hashed again
+    assert read_checkpoint_info(path).sha256 == first and len(calls) == 2

@@ -167,8 +167,9 @@ def test_settings_dialog_and_preferences_roundtrip(qtbot, qsettings, tiny_model)
     assert q == p
     dlg = SettingsDialog(q)
     qtbot.addWidget(dlg)
-    dlg.show_metadata()
-    assert "tiny-test" in dlg.meta.toPlainText() and "resnet18" in dlg.meta.toPlainText()
+    assert dlg.show_metadata().wait(30000)
+    qtbot.waitUntil(lambda: "tiny-test" in dlg.meta.toPlainText(), timeout=5000)
+    assert "resnet18" in dlg.meta.toPlainText()
     dlg.threshold.setValue(0.4)
     dlg.frame_mode.setCurrentIndex(dlg.frame_mode.findData("count"))
     dlg.frame_value.setValue(8)
@@ -177,8 +178,34 @@ def test_settings_dialog_and_preferences_roundtrip(qtbot, qsettings, tiny_model)
     assert r.frame_selection().indices(100)[:2] == [0, 14]
     bad = SettingsDialog(Preferences(model_path="/nope/model.safetensors"))
     qtbot.addWidget(bad)
-    bad.show_metadata()
-    assert "Cannot load" in bad.meta.toPlainText() and "model.safetensors" in bad.meta.toPlainText()
+    assert bad.show_metadata().wait(30000)
+    qtbot.waitUntil(lambda: "Cannot load" in bad.meta.toPlainText(), timeout=5000)
+    assert "model.safetensors" in bad.meta.toPlainText()
+
+
+def test_show_metadata_runs_off_the_ui_thread(qtbot, monkeypatch, tiny_model):
+    """Reading a checkpoint (seconds for the authors' large pickles) never blocks the dialog."""
+    import threading
+
+    from caddm_gui import settings_dialog as sd
+    from caddm_gui.preferences import Preferences
+
+    seen, release = [], threading.Event()
+
+    def slow_describe(path):
+        seen.append(threading.current_thread() is threading.main_thread())
+        release.wait(10)
+        return "described"
+
+    monkeypatch.setattr(sd, "describe_checkpoint", slow_describe)
+    dlg = sd.SettingsDialog(Preferences(model_path=str(tiny_model)))
+    qtbot.addWidget(dlg)
+    w = dlg.show_metadata()  # returns at once although the read is still running
+    assert dlg.meta.toPlainText() == "Reading the checkpoint..."
+    release.set()
+    assert w.wait(10000)
+    qtbot.waitUntil(lambda: dlg.meta.toPlainText() == "described", timeout=5000)
+    assert seen == [False]
 
 
 def test_export_dialog_values(qtbot):

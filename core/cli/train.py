@@ -173,7 +173,8 @@ def _eval(args) -> int:
     model = load_model(args.model, "cpu")
     pred = Predictor(model, args.device, batch_size=args.batch_size)
     m = evaluate(pred, index, args.split, args.threshold, args.frames, out_dir=args.out)
-    m["model"] = model.metadata.get("source", {})
+    m["model"] = {"name": model.info.name, "path": model.info.path, "sha256": model.info.sha256,
+                  "format": model.info.format}
     from core.atomic import atomic_write_text
     atomic_write_text(Path(args.out) / "metrics.json", json.dumps(m, indent=2, sort_keys=True))
 

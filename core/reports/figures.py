@@ -169,6 +169,29 @@ def encode_png(img_bgr: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
+def write_annotated_png(path, frame_bgr: np.ndarray, frame_result: FrameResult, threshold: float, *,
+                        show_landmarks: bool = False):
+    """`annotate_frame` written atomically as a PNG at `path` (".png" added when missing); returns the path.
+    OutputError naming the file when it cannot be encoded or written."""
+    from pathlib import Path
+
+    from core.atomic import atomic_write_bytes
+    from core.errors import OutputError
+
+    out = Path(path)
+    if out.suffix.lower() != ".png":
+        out = out.with_suffix(".png")
+    try:
+        data = encode_png(annotate_frame(frame_bgr, frame_result, threshold, show_landmarks=show_landmarks))
+    except ValueError:
+        raise OutputError(out, "could not encode the PNG") from None
+    try:
+        atomic_write_bytes(out, data)
+    except OSError as e:
+        raise OutputError(out, f"cannot write ({e.strerror or e})") from None
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # timeline
 
