@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CheckpointError
+from .resources import resources_root
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+RESOURCES = resources_root()
 MODELS_DIR = RESOURCES / "models"
 
 

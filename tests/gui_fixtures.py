@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, write_face_clip
+from conftest import write_face_clip
+from core.resources import resource_path
 
-SAMPLE = ROOT / "resources" / "samples" / "astronaut_real.mp4"
+SAMPLE = resource_path("samples", "astronaut_real.mp4")
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,10 @@ from core.checkpoints import load_model
 from core.frames import FrameSelection
 from core.inference import Predictor
 from core.registry import DEFAULT_MODEL, REGISTRY, resolve_model
-from tests.conftest import DATA, ROOT
+from core.resources import resource_path
+from tests.conftest import DATA
 
-SAMPLES = ROOT / "resources" / "samples"
+SAMPLES = resource_path("samples")
 
 
 @pytest.fixture(scope="module")

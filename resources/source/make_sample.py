@@ -8,7 +8,7 @@ face moves as in real footage. Deterministic: running it again gives the same fr
   colour-shifted, slightly enlarged copy, alpha-blended with a softened hull mask, the kind of blending trace CADDM
   is trained to find. It is a demonstration fake made from public-domain material, not a real deepfake.
 
-    python resources/make_sample.py  ->  resources/samples/astronaut_{real,fake}.mp4
+    python resources/source/make_sample.py  ->  resources/samples/astronaut_{real,fake}.mp4
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE / "source" / "astronaut.png"
-SAMPLES = HERE / "samples"
+SOURCE = HERE / "astronaut.png"
+SAMPLES = HERE.parent / "samples"
 SIZE = (640, 480)
 FPS = 25
 SECONDS = 4
@@ -55,7 +55,7 @@ def write(path: Path, image: np.ndarray) -> None:
 
 def swapped_face(image: np.ndarray) -> np.ndarray:
     """The portrait with its face replaced by a manipulated copy of itself (see the module docstring)."""
-    sys.path.insert(0, str(HERE.parent))
+    sys.path.insert(0, str(HERE.parents[1]))
     from core.faces.detect import FaceDetector
     from core.faces.landmarks import LandmarkPredictor
     from core.train.mfs import MFSConfig, alpha_blend, hull_mask, soften
