@@ -20,7 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import core  # noqa: E402,F401  (first: sets the OpenMP wait policy before torch loads)
+from core.threads import configure_threads  # noqa: E402
+
+configure_threads()  # first: passive OpenMP waiting, before torch loads
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -77,7 +79,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = load_model(args.model) if args.model else CADDM(ModelConfig(args.backbone)).eval()
     if not args.model:
-        model.metadata = {"name": f"{args.backbone}-bench", "source": {"sha256": "", "path": ""}}
+        model.metadata = {"name": f"{args.backbone}-bench"}
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, model {model.metadata.get('name')} "
           f"({model.config.backbone})")
     for clip in args.clips.split(","):

@@ -17,7 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import core  # noqa: E402,F401
+from core.threads import configure_threads  # noqa: E402
+
+configure_threads()  # first: passive OpenMP waiting, before torch loads
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 

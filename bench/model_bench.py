@@ -17,7 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import core  # noqa: E402,F401  (first: sets the OpenMP wait policy before torch loads)
+from core.threads import configure_threads  # noqa: E402
+
+configure_threads()  # first: passive OpenMP waiting, before torch loads
 import torch  # noqa: E402
 
 from core.model import CADDM, ModelConfig  # noqa: E402

@@ -1,3 +1,2 @@
-"""CADDM Inspector desktop app (PySide6 + pyqtgraph): a thin view over `core`."""
-
-import core as _core  # noqa: F401  (first: `core` sets the OpenMP wait policy before anything loads torch)
+"""CADDM Inspector desktop app (PySide6 + pyqtgraph): a thin view over `core`. The entry point is
+`caddm_gui.app:main`, which sets up threads (`core.threads.configure_threads`) before anything loads torch."""

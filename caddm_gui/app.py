@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from core.threads import configure_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,7 @@ def create_app(argv=None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_threads()  # before anything loads torch
     args = build_parser().parse_args(argv)
     app = create_app()
 

@@ -21,12 +21,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import OMP_PASSIVE, __version__
+from . import __version__
 from .artifacts import BoxSettings
 from .faces.pipeline import DetectorSettings, FacePipeline, PreparedFace
 from .faces.align import crop_to_frame
 from .frames import FrameSelection
 from .inference import Predictor
+from .threads import omp_passive
 from .results import (SCHEMA, AnalysisResult, AnalysisSettings, Artifact, FaceResult, FrameResult, ModelInfo, Review,
                       summarize, track_summaries)
 from .evidence import VideoInfo
@@ -46,7 +47,7 @@ class AnalysisOptions:
     boxes: BoxSettings = BoxSettings()
     batch_size: int = 16
     device: str = "auto"
-    torch_threads: int | None = None  # None: all (passive OpenMP waiting) or all but one (see core.OMP_PASSIVE)
+    torch_threads: int | None = None  # None: all (passive OpenMP waiting) or all but one (see core.threads)
 
     def settings(self, device_used: str = "any") -> AnalysisSettings:
         """The settings a result of these options records (`device_used`: the device that ran it)."""
@@ -128,7 +129,7 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
     if predictor.device.type == "cpu":
         # With spinning OpenMP workers a torch pool spanning all cores collapses beside the busy producer thread;
         # with passive waiting (set by `core` before torch loads) it can use them all.
-        default = threads_before if OMP_PASSIVE else max(1, threads_before - 1)
+        default = threads_before if omp_passive() else max(1, threads_before - 1)
         torch.set_num_threads(options.torch_threads or default)
     q: queue.Queue = queue.Queue(maxsize=max(4, 2 * options.batch_size))
     stop = threading.Event()

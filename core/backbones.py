@@ -20,8 +20,7 @@ from torch import nn
 from .errors import CheckpointError
 from .preprocess import RAW_BGR, RGB_SYMMETRIC, InputConvention
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub look-up without network retries for ~47 s; we never need one
-import timm  # noqa: E402
+import timm
 
 
 @dataclass(frozen=True)

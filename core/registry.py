@@ -38,8 +38,8 @@ DEFAULT_MODEL = "caddm-lite-demo"
 REGISTRY: dict[str, ModelEntry] = {
     e.name: e
     for e in (
-        ModelEntry(DEFAULT_MODEL, "efficientnet-lite2",
-                   "Bundled CPU demo model: ImageNet-pretrained EfficientNet-Lite2 + narrow ADM, trained with MFS on "
+        ModelEntry(DEFAULT_MODEL, "efficientnet-lite0",
+                   "Bundled CPU demo model: ImageNet-pretrained EfficientNet-Lite0 + narrow ADM, trained with MFS on "
                    "the project's small real material (see resources/models/README.md for its card and limits).",
                    file="caddm_lite_demo.safetensors", origin="trained by this project", licence="Apache-2.0"),
         ModelEntry("authors-resnet34", "resnet34",

@@ -26,6 +26,8 @@ def main() -> int:
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="caddm-shots-")
     os.environ["CADDM_CACHE_DIR"] = os.path.join(tmp, "cache")
+    from core.threads import configure_threads
+    configure_threads()  # before anything loads torch
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 

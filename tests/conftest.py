@@ -8,6 +8,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from core.threads import configure_threads  # noqa: E402
+
+configure_threads()  # as the entry points do, before any test loads torch
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..atomic import ensure_output_dir
 from ..errors import CaddmError, OutputError
 from ..evidence import VIDEO_EXTENSIONS
+from ..threads import configure_threads
 
 FORMATS = ("json", "csv", "html", "pdf")
 
@@ -128,6 +129,7 @@ def verdict_line(result, report_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_threads()  # before anything loads torch
     parser = build_parser()
     args = parser.parse_args(argv)
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]

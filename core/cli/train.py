@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from core.errors import CaddmError
+from core.threads import configure_threads
 
 
 def _add_prepare_common(p):
@@ -190,6 +191,7 @@ def _eval(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_threads()  # before anything loads torch
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:

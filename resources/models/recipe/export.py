@@ -17,7 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-import core  # noqa: E402,F401
+from core.threads import configure_threads  # noqa: E402
+
+configure_threads()  # first: passive OpenMP waiting, before torch loads
 import numpy as np  # noqa: E402
 
 from core.checkpoints import load_model, save_model  # noqa: E402
