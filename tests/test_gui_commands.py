@@ -166,3 +166,42 @@ def test_video_without_faces_says_so(qtbot, app, tmp_path):
     assert result is not None and result.summary.verdict == "no face"
     assert any("No face was found" in t for level, t in state.messages if level == "warning")
     assert state.summary().verdict == "no face"
+
+
+def test_model_file_hashed_once_per_analysis(qtbot, app, clip, tiny_model, monkeypatch, tmp_path):
+    """Opening a video (cache look-up) and analysing it hash the model file once, the video on each probe."""
+    import shutil
+
+    from core import hashing
+
+    state, cmds = app
+    model = shutil.copy(tiny_model, tmp_path / "fresh_model.safetensors")  # a file this process never hashed
+    cmds.prefs.model_path = str(model)
+    cmds._predictor = cmds._predictor_key = None
+    calls = []
+    real = hashing.sha256_file
+    monkeypatch.setattr(hashing, "sha256_file", lambda p, *a, **k: calls.append(os.path.abspath(p)) or real(p, *a, **k))
+    open_and_wait(qtbot, cmds, clip)
+    result = analyse_and_wait(qtbot, cmds)
+    assert result is not None and result.complete
+    assert result.model.sha256 == real(model)
+    assert calls.count(os.path.abspath(model)) == 1, calls
+
+
+def test_cache_key_of_a_lookup_and_of_a_stored_result_agree(tmp_path, clip, tiny_model):
+    """The key a result is looked up under (from the options) is the key it is stored and re-saved under (from
+    what it records): one derivation, so saving a review always updates the same entry."""
+    from core.analysis import AnalysisOptions
+    from core.cache import ResultCache
+    from core.frames import FrameSelection
+    from core.runner import analyze_cached, load_predictor, lookup_cached
+
+    cache = ResultCache(tmp_path / "c")
+    options = AnalysisOptions(frames=FrameSelection("count", 3), device="cpu")
+    result, cached = analyze_cached(clip, load_predictor(str(tiny_model), device="cpu"), options, cache)
+    assert not cached
+    assert [p.stem for p in cache.root.glob("*.json")] == [cache.key_for(result)]
+    info, hit = lookup_cached(clip, str(tiny_model), options, cache)
+    assert hit is not None and hit.video.sha256 == info.sha256
+    other = AnalysisOptions(frames=FrameSelection("count", 4), device="cpu")
+    assert lookup_cached(clip, str(tiny_model), other, cache)[1] is None
