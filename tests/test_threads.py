@@ -1,4 +1,5 @@
-"""Thread set-up is an explicit call at the entry points, never an import-time effect."""
+"""Import hygiene: thread set-up is an explicit call at the entry points (never an import-time effect), and the
+layers load only what they need."""
 from __future__ import annotations
 
 import os
@@ -47,3 +48,10 @@ def test_entry_points_configure_threads_first():
         r = _run(code)
         assert r.returncode == 0, (module, r.stderr)
         assert r.stdout.strip().splitlines()[-1] == "[False]", (module, r.stdout)
+
+
+def test_layering_analysis_never_loads_training_and_results_need_no_decoder():
+    r = _run("import sys, core.results, core.cache, core.evidence; print('cv2' in sys.modules); "
+             "import core.runner, core.cli.analyze; print(any(m.startswith('core.train') for m in sys.modules))")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "False"]
