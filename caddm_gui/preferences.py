@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 
 from PySide6.QtCore import QSettings
 
+from core.device import DEVICE_CHOICES
 from core.frames import FrameSelection
 
 OVERLAYS = ("faces", "artifacts", "landmarks", "labels")
@@ -22,7 +23,7 @@ def default_overlays() -> dict[str, bool]:
 @dataclass
 class Preferences:
     model_path: str = ""          # "" = the bundled default model
-    device: str = "auto"          # auto | cpu | cuda
+    device: str = "auto"          # one of core.device.DEVICE_CHOICES
     frame_mode: str = "count"     # all | stride | count (core.frames.FrameSelection)
     frame_value: int = 32
     threshold: float = 0.5
@@ -67,7 +68,7 @@ class Preferences:
         p.recent = [recent] if isinstance(recent, str) else [str(r) for r in (recent or [])]
         if p.frame_mode not in ("all", "stride", "count"):
             p.frame_mode = "count"
-        if p.device not in ("auto", "cpu", "cuda", "mps"):
+        if p.device not in DEVICE_CHOICES:
             p.device = "auto"
         p.threshold = min(1.0, max(0.0, p.threshold))
         p.frame_value = max(1, p.frame_value)

@@ -11,13 +11,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
                                QSpinBox, QVBoxLayout)
 
+from core.device import DEVICE_CHOICES, DEVICE_LABELS
 from core.errors import CaddmError
 from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path
 
 from .preferences import OVERLAYS, Preferences
 
 FRAME_MODES = [("count", "N evenly spaced frames"), ("stride", "Every k-th frame"), ("all", "All frames")]
-DEVICES = [("auto", "Auto (GPU when present)"), ("cpu", "CPU"), ("cuda", "CUDA GPU")]
 
 
 def describe_checkpoint(path: str | None) -> str:
@@ -82,8 +82,8 @@ class SettingsDialog(QDialog):
 
         # analysis
         self.device = QComboBox()
-        for value, text in DEVICES:
-            self.device.addItem(text, value)
+        for value in DEVICE_CHOICES:
+            self.device.addItem(DEVICE_LABELS[value], value)
         self.device.setCurrentIndex(max(0, self.device.findData(prefs.device)))
         self.frame_mode = QComboBox()
         for value, text in FRAME_MODES:

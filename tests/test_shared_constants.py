@@ -1,0 +1,73 @@
+"""Each list the CLIs, the app and the reports share has one home, and every user takes it from there: device
+names (`core.device`), video extensions (`core.evidence`), frame selection modes (`core.frames`) and report
+formats (`core.reports`)."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.device import DEVICE_CHOICES, DEVICE_LABELS, is_device_name
+from gui_fixtures import qsettings  # noqa: F401
+
+
+def _option(parser: argparse.ArgumentParser, flag: str) -> argparse.Action:
+    for action in parser._actions:
+        if flag in action.option_strings:
+            return action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                try:
+                    return _option(sub, flag)
+                except LookupError:
+                    pass
+    raise LookupError(flag)
+
+
+def _subparser(parser: argparse.ArgumentParser, *names: str) -> argparse.ArgumentParser:
+    for name in names:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------------- devices
+def test_device_choices_are_shared_by_both_clis_and_the_app():
+    from caddm_gui.app import build_parser as gui_parser
+    from core.cli.analyze import build_parser as analyze_parser
+    from core.cli.train import build_parser as train_parser
+
+    assert DEVICE_CHOICES == ("auto", "cpu", "cuda", "mps")
+    assert set(DEVICE_LABELS) == set(DEVICE_CHOICES)
+    assert tuple(_option(analyze_parser(), "--device").choices) == DEVICE_CHOICES
+    assert tuple(_option(gui_parser(), "--device").choices) == DEVICE_CHOICES
+    ev = _subparser(train_parser(), "eval")
+    for name in DEVICE_CHOICES + ("cuda:1", "CPU"):
+        args = ev.parse_args(["--model", "m", "--index", "i", "--out", "o", "--device", name])
+        assert args.device == name.lower()
+    with pytest.raises(SystemExit):
+        ev.parse_args(["--model", "m", "--index", "i", "--out", "o", "--device", "gpu"])
+    assert not is_device_name("cuda:") and not is_device_name("tpu") and is_device_name("cuda:0")
+
+
+def test_every_device_survives_preferences_and_settings_ok(qtbot, qsettings):
+    from PySide6.QtWidgets import QDialog, QDialogButtonBox
+
+    from caddm_gui.preferences import Preferences
+    from caddm_gui.settings_dialog import SettingsDialog
+
+    for device in DEVICE_CHOICES:
+        Preferences(device=device).save(qsettings)
+        prefs = Preferences.load(qsettings)
+        assert prefs.device == device
+        dlg = SettingsDialog(prefs)
+        qtbot.addWidget(dlg)
+        assert [dlg.device.itemData(i) for i in range(dlg.device.count())] == list(DEVICE_CHOICES)
+        dlg.show()
+        qtbot.waitExposed(dlg)
+        ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+        assert dlg.result() == QDialog.DialogCode.Accepted
+        assert dlg.result_prefs().device == device  # "mps" used to come back as "auto"
+
