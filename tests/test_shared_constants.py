@@ -71,3 +71,29 @@ def test_every_device_survives_preferences_and_settings_ok(qtbot, qsettings):
         assert dlg.result() == QDialog.DialogCode.Accepted
         assert dlg.result_prefs().device == device  # "mps" used to come back as "auto"
 
+
+
+# ---------------------------------------------------------------------------------------------- video extensions
+def test_video_extensions_are_shared_by_cli_file_dialog_and_preparation(tmp_path):
+    import caddm_gui.commands
+    import caddm_gui.main_window
+    from core.cli.analyze import collect_videos
+    from core.evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, video_file_filter
+    from core.train.prepare import _videos_in
+
+    videos_part, all_part = video_file_filter().split(";;")
+    assert all_part == "All files (*)"
+    patterns = videos_part[videos_part.index("(") + 1:videos_part.index(")")].split()
+    assert sorted(patterns) == sorted(f"*{e}" for e in VIDEO_EXTENSIONS)
+    assert caddm_gui.main_window.VIDEO_FILTER is caddm_gui.commands.VIDEO_FILTER == video_file_filter()
+
+    (tmp_path / "sub").mkdir()
+    names = ["a.webm", "sub/b.ts", "C.MKV", "d.m2ts", "notes.txt", "photo.png", "e.mp4.part"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    videos = [tmp_path / n for n in ("C.MKV", "a.webm", "d.m2ts", "sub/b.ts")]
+    found, problems = collect_videos([str(tmp_path)])
+    assert found == videos and problems == []
+    assert _videos_in(tmp_path) == videos
+    assert _videos_in(tmp_path, images=True) == sorted(videos + [tmp_path / "photo.png"])
+    assert ".png" in IMAGE_EXTENSIONS and not IMAGE_EXTENSIONS & VIDEO_EXTENSIONS

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..atomic import ensure_output_dir
 from ..device import DEVICE_CHOICES
 from ..errors import CaddmError, OutputError
-from ..evidence import VIDEO_EXTENSIONS
+from ..evidence import VIDEO_EXTENSIONS, find_videos
 
 FORMATS = ("json", "csv", "html", "pdf")
 
@@ -66,7 +66,7 @@ def collect_videos(inputs: list[str]) -> tuple[list[Path], list[str]]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+            found = find_videos(path)
             if not found:
                 problems.append(f"{path}: folder holds no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
             videos += found
