@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from PySide6.QtCore import QSettings
 
 from core.device import DEVICE_CHOICES
-from core.frames import FrameSelection
+from core.frames import MODES, FrameSelection
 
 OVERLAYS = ("faces", "artifacts", "landmarks", "labels")
 MAX_RECENT = 10
@@ -24,7 +24,7 @@ def default_overlays() -> dict[str, bool]:
 class Preferences:
     model_path: str = ""          # "" = the bundled default model
     device: str = "auto"          # one of core.device.DEVICE_CHOICES
-    frame_mode: str = "count"     # all | stride | count (core.frames.FrameSelection)
+    frame_mode: str = "count"     # one of core.frames.MODES (see FrameSelection)
     frame_value: int = 32
     threshold: float = 0.5
     auto_analyse: bool = False
@@ -66,7 +66,7 @@ class Preferences:
             p.overlays[name] = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
         recent = s.value("recent", [])
         p.recent = [recent] if isinstance(recent, str) else [str(r) for r in (recent or [])]
-        if p.frame_mode not in ("all", "stride", "count"):
+        if p.frame_mode not in MODES:
             p.frame_mode = "count"
         if p.device not in DEVICE_CHOICES:
             p.device = "auto"

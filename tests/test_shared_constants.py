@@ -97,3 +97,43 @@ def test_video_extensions_are_shared_by_cli_file_dialog_and_preparation(tmp_path
     assert _videos_in(tmp_path) == videos
     assert _videos_in(tmp_path, images=True) == sorted(videos + [tmp_path / "photo.png"])
     assert ".png" in IMAGE_EXTENSIONS and not IMAGE_EXTENSIONS & VIDEO_EXTENSIONS
+
+
+# ------------------------------------------------------------------------------------ frame modes, report formats
+def test_frame_modes_and_report_formats_are_shared(qtbot, capsys):
+    import core.cli.analyze as analyze
+    from caddm_gui.export_dialog import ExportDialog
+    from caddm_gui.preferences import Preferences
+    from caddm_gui.settings_dialog import SettingsDialog
+    from core.frames import MODE_LABELS, MODES, FrameSelection
+    from core.reports import FORMAT_LABELS, FORMATS
+
+    assert set(MODE_LABELS) == set(MODES)
+    for mode in MODES:
+        dlg = SettingsDialog(Preferences(frame_mode=mode, frame_value=7))
+        qtbot.addWidget(dlg)
+        assert [dlg.frame_mode.itemData(i) for i in range(dlg.frame_mode.count())] == list(MODE_LABELS)
+        assert [dlg.frame_mode.itemText(i) for i in range(dlg.frame_mode.count())] == list(MODE_LABELS.values())
+        assert dlg.result_prefs().frame_selection() == FrameSelection(mode, 7)
+
+    assert set(FORMAT_LABELS) == set(FORMATS)
+    assert analyze.FORMATS is FORMATS
+    dlg = ExportDialog("/tmp/out")
+    qtbot.addWidget(dlg)
+    assert list(dlg.formats) == list(FORMAT_LABELS) and dlg.chosen_formats() == list(FORMATS)
+    with pytest.raises(SystemExit):
+        analyze.main(["x.mp4", "--out", "o", "--format", "docx"])
+    assert "choose from " + ", ".join(FORMATS) in capsys.readouterr().err
+
+
+def test_cli_parsers_import_no_torch_or_matplotlib():
+    """The lists live in light modules: `caddm-analyze --help` stays instant."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys, core.cli.analyze, core.cli.train, caddm_gui.app; "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'cv2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

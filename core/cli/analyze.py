@@ -18,8 +18,7 @@ from ..atomic import ensure_output_dir
 from ..device import DEVICE_CHOICES
 from ..errors import CaddmError, OutputError
 from ..evidence import VIDEO_EXTENSIONS, find_videos
-
-FORMATS = ("json", "csv", "html", "pdf")
+from ..reports import FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:
