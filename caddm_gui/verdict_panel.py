@@ -7,6 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout
 
+from core.formatting import fmt_score, fmt_share
+
 from .state import AppState
 
 VERDICT_STYLE = {
@@ -71,11 +73,11 @@ class VerdictPanel(QGroupBox):
         else:
             self.detail.setText("from the cache" if s.from_cache else ("" if not s.busy else "Analysing..."))
         v = self.values
-        fmt = (lambda x: "-" if x is None else f"{x:.3f}")
-        v["Video score"].setText(fmt(sm.video_score) if sm else "-")
-        v["Highest frame"].setText(fmt(sm.max_score) if sm else "-")
-        v["Above threshold"].setText("-" if not sm or sm.share_above is None else f"{100 * sm.share_above:.0f}% of frames with a face")
-        v["Threshold"].setText(f"{s.threshold:.3f}")
+        v["Video score"].setText(fmt_score(sm.video_score, missing="-") if sm else "-")
+        v["Highest frame"].setText(fmt_score(sm.max_score, missing="-") if sm else "-")
+        v["Above threshold"].setText("-" if not sm or sm.share_above is None else
+                                     fmt_share(sm.share_above, decimals=0) + " of frames with a face")
+        v["Threshold"].setText(fmt_score(s.threshold))
         total = s.frame_count if s.video_path else 0
         v["Frames"].setText(f"{sm.frames_with_faces} with a face / {sm.frames_analysed} analysed / {total}"
                             if sm else (f"0 analysed / {total}" if total else "-"))

@@ -20,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from core.formatting import fmt_score
 from core.results import AnalysisResult, FrameResult
 
 TRACK_COLOURS = ["#1f77b4", "#9467bd", "#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
@@ -113,7 +114,7 @@ def _draw(img: np.ndarray, fr: FrameResult, threshold: float, ox: float, oy: flo
             ax, ay = pt(*art.corners[0])
             _label(img, f"{art.score:.2f}", ax, ay - lw, score_colour_bgr(art.score, threshold),
                    max(0.4, 0.6 * scale), above=True)
-        _label(img, f"T{face.track} P(fake) {face.score:.3f}", x0 - lw, y0 - lw, col, scale, above=True)
+        _label(img, f"T{face.track} P(fake) {fmt_score(face.score)}", x0 - lw, y0 - lw, col, scale, above=True)
     return img
 
 
