@@ -1,9 +1,11 @@
 """The verdict at the current threshold: FAKE / REAL / NO FACE in large type, the video score (mean P(fake) over the
 frames with a face), the highest frame score, the share of frames above the threshold, the model and device, and
-how many frames were analysed (with a face / analysed / in the video). Updates live while an analysis runs."""
+how many frames were analysed (with a face / analysed / in the video). Updates live while an analysis runs, at most
+every `LIVE_REFRESH_MS` (the summary is recomputed over all frames so far; once per scored frame made an all-frames
+run quadratic), and at once when the analysis ends or anything else changes."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout
 
@@ -17,6 +19,7 @@ VERDICT_STYLE = {
     "no face": ("NO FACE", "#ffffff", "#616161"),
     None: ("NOT ANALYSED", "#d0d0d0", "#3a3a3e"),
 }
+LIVE_REFRESH_MS = 200
 
 
 class VerdictPanel(QGroupBox):
@@ -50,13 +53,22 @@ class VerdictPanel(QGroupBox):
         for sig in (state.framesReset, state.resultChanged, state.thresholdChanged, state.modelChanged,
                     state.infoChanged, state.busyChanged, state.videoOpened):
             sig.connect(self.refresh)
-        state.frameScored.connect(self.refresh)
+        self._live = QTimer(self)          # while frames stream in: one refresh per LIVE_REFRESH_MS at most
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_REFRESH_MS)
+        self._live.timeout.connect(self.refresh)
+        state.frameScored.connect(self._frame_scored)
         self.refresh()
+
+    def _frame_scored(self, _fr) -> None:
+        if not self._live.isActive():
+            self._live.start()
 
     def verdict_text(self) -> str:
         return self.verdict.text()
 
     def refresh(self, *_args) -> None:
+        self._live.stop()
         s = self.state
         sm = s.summary()
         key = sm.verdict if sm is not None else None
