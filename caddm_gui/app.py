@@ -1,9 +1,11 @@
-"""`caddm-gui [VIDEO] [--model PATH] [--device auto|cpu|cuda]`: the CADDM Inspector desktop app."""
+"""`caddm-gui [VIDEO] [--model PATH] [--device auto|cpu|cuda|mps]`: the CADDM Inspector desktop app."""
 from __future__ import annotations
 
 import argparse
 import sys
 from core.threads import configure_threads
+
+from core.device import DEVICE_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", nargs="?", metavar="VIDEO", help="video to open")
     p.add_argument("--model", metavar="PATH", help="checkpoint to use (ours .safetensors or the authors' .pkl); "
                                                    "remembered in the settings")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="compute device (remembered)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, help="compute device (remembered)")
     p.add_argument("--analyse", action="store_true", help="start the analysis once the video is open")
     return p
 

@@ -9,16 +9,9 @@ from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from core.evidence import VideoInfo
+from core.formatting import fmt_size, fmt_time
 
 from .state import AppState
-
-
-def human_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 class EvidencePanel(QGroupBox):
@@ -73,14 +66,13 @@ class EvidencePanel(QGroupBox):
         if info is None:
             return
         v = self.values
-        v["Size"].setText(f"{human_size(info.size_bytes)} ({info.size_bytes:,} bytes)")
+        v["Size"].setText(fmt_size(info.size_bytes))
         v["Container"].setText(info.container)
         v["Codec"].setText(info.codec)
         v["Resolution"].setText(f"{info.width} x {info.height}" + (f", rotated {info.rotation}" if info.rotation else ""))
         v["Frame rate"].setText(f"{info.fps:.3f} fps")
         v["Frames"].setText(f"{info.frame_count}")
-        m, s = divmod(info.duration_s, 60)
-        v["Duration"].setText(f"{int(m)}:{s:06.3f}")
+        v["Duration"].setText(fmt_time(info.duration_s))
         self.sha.setText(f"{info.sha256[:32]}\n{info.sha256[32:]}")
         self.sha.setToolTip(info.sha256)
         self.copy.setEnabled(True)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout)
 
-from core.reports import FORMATS
+from core.reports import FORMAT_LABELS, FORMATS
 from core.results import CaseInfo
-
-LABELS = {"html": "HTML", "pdf": "PDF", "json": "JSON", "csv": "CSV (frames)"}
 
 
 class ExportDialog(QDialog):
@@ -25,8 +23,8 @@ class ExportDialog(QDialog):
         row.addWidget(browse)
         self.formats = {}
         frow = QHBoxLayout()
-        for f in ("html", "pdf", "json", "csv"):
-            cb = QCheckBox(LABELS[f])
+        for f, label in FORMAT_LABELS.items():
+            cb = QCheckBox(label)
             cb.setChecked(True)
             self.formats[f] = cb
             frow.addWidget(cb)

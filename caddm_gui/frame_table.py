@@ -8,6 +8,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
+from core.formatting import fmt_score, fmt_time
 from core.results import FrameResult
 
 from .frame_view import score_qcolor
@@ -16,11 +17,6 @@ from .state import AppState
 COLUMNS = ("Flag", "Frame", "Time", "P(fake)", "Faces", "Boxes", "Track", "Note")
 FLAG, FRAME, TIME, SCORE, FACES, ARTS, TRACK, NOTE = range(len(COLUMNS))
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def fmt_time(t: float) -> str:
-    m, s = divmod(max(0.0, t), 60)
-    return f"{int(m)}:{s:06.3f}"
 
 
 class FrameTableModel(QAbstractTableModel):
@@ -95,7 +91,7 @@ class FrameTableModel(QAbstractTableModel):
             if col == TIME:
                 return fmt_time(fr.time_s)
             if col == SCORE:
-                return "no face" if fr.score is None else f"{fr.score:.3f}"
+                return fmt_score(fr.score, missing="no face")
             if col == FACES:
                 return str(len(fr.faces))
             if col == ARTS:

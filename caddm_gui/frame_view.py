@@ -14,6 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter
     QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
+from core.formatting import fmt_score
 from core.reports.figures import score_colour_bgr
 from core.results import FrameResult
 
@@ -134,7 +135,7 @@ class FrameView(QGraphicsView):
                     fill = QColor(c)
                     fill.setAlpha(28)
                     item.setBrush(fill)
-                    item.setToolTip(f"artifact box, P(fake) {art.score:.3f}")
+                    item.setToolTip(f"artifact box, P(fake) {fmt_score(art.score)}")
                     if ov.get("labels", True):
                         lab = self._add(Label(f"{art.score:.2f}", c, 7.5))
                         lab.setPos(QPointF(*art.corners[0]))
@@ -150,9 +151,9 @@ class FrameView(QGraphicsView):
                 rect.addRect(QRectF(x0, y0, x1 - x0, y1 - y0))
                 item = self._add(QGraphicsPathItem(rect))
                 item.setPen(_pen(colour, 2.5))
-                item.setToolTip(f"face track {face.track}: P(fake) {face.score:.3f}")
+                item.setToolTip(f"face track {face.track}: P(fake) {fmt_score(face.score)}")
                 if ov.get("labels", True):
-                    lab = self._add(Label(f"T{face.track}  P(fake) {face.score:.3f}", colour, 9.5))
+                    lab = self._add(Label(f"T{face.track}  P(fake) {fmt_score(face.score)}", colour, 9.5))
                     lab.setPos(QPointF(x0, y0))
 
     # -- zoom and pan -----------------------------------------------------------------------------------------------

@@ -12,10 +12,12 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWi
                                QPushButton, QSplitter, QStyle, QTabWidget, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
 
+from core.formatting import fmt_time
+
 from .commands import VIDEO_FILTER, Commands
 from .evidence_panel import EvidencePanel
 from .export_dialog import ExportDialog
-from .frame_table import FrameTable, fmt_time
+from .frame_table import FrameTable
 from .frame_view import FrameView
 from .preferences import Preferences
 from .review_panel import ReviewPanel

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, fields
 
 from PySide6.QtCore import QSettings
 
-from core.frames import FrameSelection
+from core.device import DEVICE_CHOICES
+from core.frames import MODES, FrameSelection
 
 OVERLAYS = ("faces", "artifacts", "landmarks", "labels")
 MAX_RECENT = 10
@@ -22,8 +23,8 @@ def default_overlays() -> dict[str, bool]:
 @dataclass
 class Preferences:
     model_path: str = ""          # "" = the bundled default model
-    device: str = "auto"          # auto | cpu | cuda
-    frame_mode: str = "count"     # all | stride | count (core.frames.FrameSelection)
+    device: str = "auto"          # one of core.device.DEVICE_CHOICES
+    frame_mode: str = "count"     # one of core.frames.MODES (see FrameSelection)
     frame_value: int = 32
     threshold: float = 0.5
     auto_analyse: bool = False
@@ -65,9 +66,9 @@ class Preferences:
             p.overlays[name] = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
         recent = s.value("recent", [])
         p.recent = [recent] if isinstance(recent, str) else [str(r) for r in (recent or [])]
-        if p.frame_mode not in ("all", "stride", "count"):
+        if p.frame_mode not in MODES:
             p.frame_mode = "count"
-        if p.device not in ("auto", "cpu", "cuda", "mps"):
+        if p.device not in DEVICE_CHOICES:
             p.device = "auto"
         p.threshold = min(1.0, max(0.0, p.threshold))
         p.frame_value = max(1, p.frame_value)

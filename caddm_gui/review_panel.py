@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout
 
-from .frame_table import fmt_time
+from core.formatting import fmt_score, fmt_time
+
 from .state import AppState
 
 
@@ -53,7 +54,7 @@ class ReviewPanel(QGroupBox):
         else:
             fr = s.frame_result(i)
             score = "not analysed" if fr is None else ("no face" if fr.score is None else
-                                                      f"P(fake) {fr.score:.3f}" + (" (above)" if s.above(fr) else ""))
+                                                      f"P(fake) {fmt_score(fr.score)}" + (" (above)" if s.above(fr) else ""))
             self.where.setText(f"Frame {i}  {fmt_time(s.time_of(i))}  {score}")
         self.flag.blockSignals(True)
         self.flag.setChecked(i in s.review.flags)

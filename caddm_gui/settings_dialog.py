@@ -10,14 +10,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
                                QSpinBox, QVBoxLayout)
 
+from core.device import DEVICE_CHOICES, DEVICE_LABELS
 from core.errors import CaddmError
+from core.frames import MODE_LABELS
 from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path
 
 from .preferences import OVERLAYS, Preferences
 from .workers import TaskWorker
-
-FRAME_MODES = [("count", "N evenly spaced frames"), ("stride", "Every k-th frame"), ("all", "All frames")]
-DEVICES = [("auto", "Auto (GPU when present)"), ("cpu", "CPU"), ("cuda", "CUDA GPU")]
 
 
 def describe_checkpoint(path: str | None) -> str:
@@ -79,11 +78,11 @@ class SettingsDialog(QDialog):
 
         # analysis
         self.device = QComboBox()
-        for value, text in DEVICES:
-            self.device.addItem(text, value)
+        for value in DEVICE_CHOICES:
+            self.device.addItem(DEVICE_LABELS[value], value)
         self.device.setCurrentIndex(max(0, self.device.findData(prefs.device)))
         self.frame_mode = QComboBox()
-        for value, text in FRAME_MODES:
+        for value, text in MODE_LABELS.items():
             self.frame_mode.addItem(text, value)
         self.frame_mode.setCurrentIndex(max(0, self.frame_mode.findData(prefs.frame_mode)))
         self.frame_value = QSpinBox()

@@ -14,6 +14,7 @@ from PySide6.QtCore import QTimer, Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.reports.figures import TRACK_COLOURS
+from core.results import track_series
 
 from .state import AppState
 
@@ -141,20 +142,14 @@ class Timeline(QWidget):
         self.viewbox.setXRange(0, n - 1, padding=0.02)
 
     def rebuild(self) -> None:
-        frames = sorted(self.state.frames, key=lambda f: f.index)
-        xs = np.array([f.index for f in frames], dtype=float)
-        tracks = sorted({face.track for f in frames for face in f.faces})
+        frames = self.state.frames
+        series = track_series(frames)
         for t in list(self.curves):
-            if t not in tracks:
+            if t not in series:
                 self.plot.getPlotItem().removeItem(self.curves.pop(t))
                 self.legend.removeItem(f"track {t}")
         dense = len(frames) > 150
-        for k, t in enumerate(tracks):
-            ys = np.full(len(frames), np.nan)
-            for i, f in enumerate(frames):
-                s = [face.score for face in f.faces if face.track == t]
-                if s:
-                    ys[i] = max(s)
+        for k, (t, (_, indices, ys)) in enumerate(series.items()):
             colour = TRACK_COLOURS[k % len(TRACK_COLOURS)]
             if t not in self.curves:
                 curve = pg.PlotDataItem(connect="finite", name=f"track {t}")
@@ -169,8 +164,8 @@ class Timeline(QWidget):
                 c.setSymbolSize(6)
                 c.setSymbolBrush(colour)
                 c.setSymbolPen(pg.mkPen(BACKGROUND))
-            c.setData(xs, ys)
-        empty = [f.index for f in frames if f.score is None]
+            c.setData(indices.astype(float), ys)
+        empty = sorted(f.index for f in frames if f.score is None)
         self.noface.setData(empty, [-0.02] * len(empty))
         self._draw_shade()
         self._draw_flags()

@@ -1,11 +1,15 @@
 """The verdict at the current threshold: FAKE / REAL / NO FACE in large type, the video score (mean P(fake) over the
 frames with a face), the highest frame score, the share of frames above the threshold, the model and device, and
-how many frames were analysed (with a face / analysed / in the video). Updates live while an analysis runs."""
+how many frames were analysed (with a face / analysed / in the video). Updates live while an analysis runs, at most
+every `LIVE_REFRESH_MS` (the summary is recomputed over all frames so far; once per scored frame made an all-frames
+run quadratic), and at once when the analysis ends or anything else changes."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout
+
+from core.formatting import fmt_score, fmt_share
 
 from .state import AppState
 
@@ -15,6 +19,7 @@ VERDICT_STYLE = {
     "no face": ("NO FACE", "#ffffff", "#616161"),
     None: ("NOT ANALYSED", "#d0d0d0", "#3a3a3e"),
 }
+LIVE_REFRESH_MS = 200
 
 
 class VerdictPanel(QGroupBox):
@@ -48,13 +53,22 @@ class VerdictPanel(QGroupBox):
         for sig in (state.framesReset, state.resultChanged, state.thresholdChanged, state.modelChanged,
                     state.infoChanged, state.busyChanged, state.videoOpened):
             sig.connect(self.refresh)
-        state.frameScored.connect(self.refresh)
+        self._live = QTimer(self)          # while frames stream in: one refresh per LIVE_REFRESH_MS at most
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_REFRESH_MS)
+        self._live.timeout.connect(self.refresh)
+        state.frameScored.connect(self._frame_scored)
         self.refresh()
+
+    def _frame_scored(self, _fr) -> None:
+        if not self._live.isActive():
+            self._live.start()
 
     def verdict_text(self) -> str:
         return self.verdict.text()
 
     def refresh(self, *_args) -> None:
+        self._live.stop()
         s = self.state
         sm = s.summary()
         key = sm.verdict if sm is not None else None
@@ -71,11 +85,11 @@ class VerdictPanel(QGroupBox):
         else:
             self.detail.setText("from the cache" if s.from_cache else ("" if not s.busy else "Analysing..."))
         v = self.values
-        fmt = (lambda x: "-" if x is None else f"{x:.3f}")
-        v["Video score"].setText(fmt(sm.video_score) if sm else "-")
-        v["Highest frame"].setText(fmt(sm.max_score) if sm else "-")
-        v["Above threshold"].setText("-" if not sm or sm.share_above is None else f"{100 * sm.share_above:.0f}% of frames with a face")
-        v["Threshold"].setText(f"{s.threshold:.3f}")
+        v["Video score"].setText(fmt_score(sm.video_score, missing="-") if sm else "-")
+        v["Highest frame"].setText(fmt_score(sm.max_score, missing="-") if sm else "-")
+        v["Above threshold"].setText("-" if not sm or sm.share_above is None else
+                                     fmt_share(sm.share_above, decimals=0) + " of frames with a face")
+        v["Threshold"].setText(fmt_score(s.threshold))
         total = s.frame_count if s.video_path else 0
         v["Frames"].setText(f"{sm.frames_with_faces} with a face / {sm.frames_analysed} analysed / {total}"
                             if sm else (f"0 analysed / {total}" if total else "-"))

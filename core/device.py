@@ -1,13 +1,30 @@
-"""Choosing the compute device: "auto" takes CUDA, then Apple MPS, then the CPU; never requires a GPU."""
+"""Choosing the compute device: "auto" takes CUDA, then Apple MPS, then the CPU; never requires a GPU.
+
+`DEVICE_CHOICES` is the one list of device names the CLIs and the app offer (`DEVICE_LABELS` their words for a
+menu). Torch is imported only when a device is resolved, so argument parsers can use the names cheaply.
+"""
 from __future__ import annotations
 
-import torch
+import re
+from typing import TYPE_CHECKING
 
-CHOICES = ("auto", "cpu", "cuda", "mps")
+if TYPE_CHECKING:
+    import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+DEVICE_LABELS = {"auto": "Auto (GPU when present)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
+
+
+def is_device_name(name: str) -> bool:
+    """True for one of `DEVICE_CHOICES` or "cuda:N" (any case); whether that device exists is not checked."""
+    name = str(name).lower()
+    return name in DEVICE_CHOICES or re.fullmatch(r"cuda:\d+", name) is not None
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
     """"auto" | "cpu" | "cuda" | "cuda:N" | "mps" -> torch.device. Asking for an absent GPU raises ValueError."""
+    import torch
+
     if isinstance(name, torch.device):
         return name
     name = (name or "auto").lower()
@@ -26,6 +43,8 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
 
 def describe_device(device: torch.device) -> str:
     """Human-readable device name for status bars and reports, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100'."""
+    import torch
+
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":

@@ -5,7 +5,9 @@ fills it (`probe_video`).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 #: File name extension -> container name, for the videos the decoder opens (OpenCV's FFmpeg backend).
 CONTAINER_BY_EXTENSION = {
@@ -26,6 +28,13 @@ def is_video_path(path) -> bool:
 def video_file_filter() -> str:
     """A file-dialog filter over `VIDEO_EXTENSIONS`: "Videos (*.mp4 ...);;All files (*)"."""
     return "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS)) + ");;All files (*)"
+
+
+def find_videos(folder: str | os.PathLike, extensions=VIDEO_EXTENSIONS) -> list[Path]:
+    """The files under `folder`, recursively, whose extension (any case) is in `extensions`, sorted by path.
+
+    The folder search of `caddm-analyze` and of data preparation (which passes images too)."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in extensions)
 
 
 @dataclass

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MODES = ("all", "stride", "count")
+#: What a menu calls each mode, in menu order (N or k is the selection's `value`).
+MODE_LABELS = {"count": "N evenly spaced frames", "stride": "Every k-th frame", "all": "All frames"}
 
 
 @dataclass(frozen=True)

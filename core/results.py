@@ -16,6 +16,7 @@ Shapes:
     FaceResult.box                 (4,)      frame px
     FaceResult.landmarks           (68, 2)   frame px, or None
     FrameResult.score              max over the frame's faces, None when it has no face
+    track_series(frames)[t]        (times (N,) s, frame indices (N,), scores (N,) NaN where track t is absent)
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
+
+import numpy as np
 
 from core import __version__
 from core.atomic import atomic_open
@@ -275,22 +278,46 @@ def summarize(frames: Sequence[FrameResult], threshold: float) -> Summary:
                    frames_analysed=len(frames), frames_with_faces=len(scores), n_tracks=len(tracks))
 
 
+def track_series(frames: Sequence[FrameResult]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each face track's P(fake) over the analysed frames: what the timeline, the report figure and the track
+    summaries are drawn from.
+
+    Returns ``{track id: (times, indices, scores)}`` in ascending track id. The three arrays have shape (N,),
+    N = the number of distinct analysed frame indices, in ascending frame order: ``times`` in seconds (float64)
+    and ``indices`` (int64) are the same read-only arrays for every track; ``scores`` (float64) is the track's
+    P(fake) in each frame, the max when it has two faces there, and NaN where it has none (a plotted line breaks).
+    """
+    order = sorted(frames, key=lambda f: f.index)
+    slot: dict[int, int] = {}
+    times: list[float] = []
+    for fr in order:
+        if fr.index not in slot:
+            slot[fr.index] = len(times)
+            times.append(fr.time_s)
+    t = np.array(times, dtype=np.float64)
+    ix = np.array(list(slot), dtype=np.int64)
+    t.flags.writeable = ix.flags.writeable = False
+    scores: dict[int, np.ndarray] = {}
+    for fr in order:
+        k = slot[fr.index]
+        for face in fr.faces:
+            ys = scores.get(face.track)
+            if ys is None:
+                ys = scores[face.track] = np.full(len(t), np.nan)
+            if not ys[k] >= face.score:  # NaN (first face of the track here) or a lower score
+                ys[k] = face.score
+    return {track: (t, ix, scores[track]) for track in sorted(scores)}
+
+
 def track_summaries(frames: Sequence[FrameResult], threshold: float) -> list[TrackSummary]:
     """One `TrackSummary` per track id, sorted by track id. A track seen twice in one frame counts once (max)."""
     threshold = round_score(threshold)
-    per: dict[int, dict[int, tuple[float, float]]] = {}
-    for fr in frames:
-        for face in fr.faces:
-            seen = per.setdefault(face.track, {})
-            prev = seen.get(fr.index)
-            if prev is None or face.score > prev[1]:
-                seen[fr.index] = (fr.time_s, face.score)
     out = []
-    for track in sorted(per):
-        items = sorted(per[track].items())
-        scores = [s for _, (_, s) in items]
-        out.append(TrackSummary(track=track, first_frame=items[0][0], last_frame=items[-1][0],
-                                start_s=items[0][1][0], end_s=items[-1][1][0], n_frames=len(items),
+    for track, (times, indices, ys) in track_series(frames).items():
+        at = np.flatnonzero(~np.isnan(ys))
+        scores = ys[at].tolist()
+        out.append(TrackSummary(track=track, first_frame=indices[at[0]], last_frame=indices[at[-1]],
+                                start_s=times[at[0]], end_s=times[at[-1]], n_frames=len(scores),
                                 mean_score=sum(scores) / len(scores), max_score=max(scores),
                                 share_above=sum(s >= threshold for s in scores) / len(scores)))
     return out

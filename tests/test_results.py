@@ -7,7 +7,7 @@ from core import __version__
 from core.errors import OutputError
 from core.frames import FrameSelection
 from core.results import (SCHEMA, AnalysisResult, Artifact, FaceResult, FrameResult, ResultFileError, load_json,
-                          summarize, top_frames, track_summaries)
+                          summarize, top_frames, track_series, track_summaries)
 from report_fixtures import VIDEO_SHA, face, frames, make_result
 
 
@@ -59,6 +59,78 @@ def test_track_summaries():
     s0 = [0.2 + 0.07 * k for k in range(10) if k not in (2, 7)]
     assert t0.mean_score == pytest.approx(np.mean(s0), abs=1e-6)
     assert t0.share_above == pytest.approx(sum(x >= 0.5 for x in s0) / 8, abs=1e-6)
+
+
+def _old_track_summaries(frames, threshold):
+    """track_summaries as it was before track_series (the reference for equal results)."""
+    from core.results import TrackSummary, round_score
+
+    threshold = round_score(threshold)
+    per = {}
+    for fr in frames:
+        for f in fr.faces:
+            seen = per.setdefault(f.track, {})
+            if fr.index not in seen or f.score > seen[fr.index][1]:
+                seen[fr.index] = (fr.time_s, f.score)
+    out = []
+    for track in sorted(per):
+        items = sorted(per[track].items())
+        sc = [x for _, (_, x) in items]
+        out.append(TrackSummary(track, items[0][0], items[-1][0], items[0][1][0], items[-1][1][0], len(items),
+                                sum(sc) / len(sc), max(sc), sum(x >= threshold for x in sc) / len(sc)))
+    return out
+
+
+def test_track_series_shapes_gaps_and_max():
+    fr = frames()
+    fr[3].faces.append(face(0, 300.0, 0.95))        # track 0 twice in frame 75: the max counts
+    shuffled = fr[5:] + fr[:5]
+    series = track_series(shuffled)
+    assert list(series) == [0, 1]
+    t0, i0, y0 = series[0]
+    t1, i1, y1 = series[1]
+    assert t0 is t1 and i0 is i1 and not t0.flags.writeable
+    assert t0.shape == i0.shape == y0.shape == y1.shape == (10,)
+    assert i0.tolist() == [25 * k for k in range(10)] and t0.tolist() == [k * 1.0 for k in range(10)]
+    assert np.isnan(y0[[2, 7]]).all() and np.isnan(y1[:4]).all() and np.isnan(y1[7])
+    assert y0[3] == 0.95 and y0[0] == pytest.approx(0.2) and y1[4] == pytest.approx(0.86)
+    assert track_series([]) == {} and track_series([FrameResult(index=0, time_s=0.0)]) == {}
+
+
+def test_track_summaries_unchanged_by_track_series():
+    rng = np.random.default_rng(3)
+    fr = []
+    for i in rng.choice(400, 120, replace=False):
+        faces = [face(int(t), 10.0 * t, float(rng.random())) for t in rng.integers(0, 4, rng.integers(0, 4))]
+        fr.append(FrameResult(index=int(i), time_s=float(i) / 29.97, faces=faces))
+    for thr in (0.0, 0.37, 0.5, 1.0):
+        assert track_summaries(fr, thr) == _old_track_summaries(fr, thr)
+
+
+def test_timeline_and_report_figure_draw_track_series(qtbot):
+    from matplotlib.figure import Figure
+
+    from caddm_gui.state import AppState
+    from caddm_gui.timeline import Timeline
+    from core.reports.figures import draw_timeline
+
+    r = make_result()
+    series = track_series(r.frames)
+    ax = Figure().add_subplot()
+    draw_timeline(ax, r)
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    state = AppState()
+    state.set_video("x.mp4", r.video.frame_count, r.video.fps, (r.video.width, r.video.height))
+    tl = Timeline(state, None)
+    qtbot.addWidget(tl)
+    state.set_result(r)
+    for track, (times, indices, scores) in series.items():
+        x, y = lines[f"track {track}"].get_data()
+        np.testing.assert_array_equal(x, times)
+        np.testing.assert_array_equal(y, scores)
+        x, y = tl.curves[track].getOriginalDataset()
+        np.testing.assert_array_equal(x, indices)
+        np.testing.assert_array_equal(y, scores)
 
 
 def test_with_threshold_recomputes_summary_and_tracks_only():

@@ -1,6 +1,6 @@
 """`caddm-analyze`: analyse suspect videos headless and write evidence reports.
 
-    caddm-analyze VIDEO_OR_FOLDER... --out DIR [--model PATH] [--device auto|cpu|cuda]
+    caddm-analyze VIDEO_OR_FOLDER... --out DIR [--model PATH] [--device auto|cpu|cuda|mps]
                   [--all-frames | --stride K | --frames N] [--threshold T] [--format json,csv,html,pdf]
                   [--case-id ID] [--analyst NAME] [--notes TEXT] [--no-cache]
 
@@ -15,11 +15,17 @@ import time
 from pathlib import Path
 
 from ..atomic import ensure_output_dir
+from ..device import DEVICE_CHOICES
 from ..errors import CaddmError, OutputError
+<<<<<<< HEAD
 from ..evidence import VIDEO_EXTENSIONS
 from ..threads import configure_threads
 
 FORMATS = ("json", "csv", "html", "pdf")
+=======
+from ..evidence import VIDEO_EXTENSIONS, find_videos
+from ..reports import FORMATS
+>>>>>>> const
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder; one sub-folder per video")
     p.add_argument("--model", metavar="PATH", help="checkpoint: ours (.safetensors) or the authors' (.pkl); "
                                                    "default: the bundled model")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     sel = p.add_mutually_exclusive_group()
     sel.add_argument("--all-frames", action="store_true", help="analyse every frame")
     sel.add_argument("--stride", type=int, metavar="K", help="analyse every K-th frame")
@@ -66,7 +72,7 @@ def collect_videos(inputs: list[str]) -> tuple[list[Path], list[str]]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+            found = find_videos(path)
             if not found:
                 problems.append(f"{path}: folder holds no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
             videos += found

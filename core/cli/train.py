@@ -19,6 +19,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from core.device import DEVICE_CHOICES, is_device_name
 from core.errors import CaddmError
 from core.threads import configure_threads
 
@@ -31,6 +32,12 @@ def _add_prepare_common(p):
     p.add_argument("--max-face", type=int, default=192, metavar="PX",
                    help="downscale saved images so the landmarks span at most PX pixels (192)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _device_arg(text: str) -> str:
+    if not is_device_name(text):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(DEVICE_CHOICES)} or cuda:N, not {text!r}")
+    return text.lower()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test", help="train, val, test or all (test)")
     ev.add_argument("--threshold", type=float, default=0.5)
     ev.add_argument("--frames", type=int, default=None, metavar="N", help="at most N frames per video")
-    ev.add_argument("--device", default="auto")
+    ev.add_argument("--device", default="auto", type=_device_arg, metavar="|".join(DEVICE_CHOICES) + "|cuda:N")
     ev.add_argument("--batch-size", type=int, default=32)
     return p
 

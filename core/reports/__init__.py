@@ -3,24 +3,30 @@
 `write_reports(result, out_dir, formats, frame_source, top_n)` renders everything in memory first, then writes
 each file atomically. Reports never open the video: `frame_source(index) -> BGR uint8 (H, W, 3) | None` supplies
 full frames (frame pixel coordinates match the result's boxes). Modules: `figures` (timeline, annotated frames),
-`content` (what HTML and PDF say), `csv_report`, `html_report`, `pdf_report`.
+`content` (what HTML and PDF say), `csv_report`, `html_report`, `pdf_report`; they are imported when a format needs
+them, so `FORMATS` costs nothing to import.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from core.atomic import atomic_write_bytes
 from core.errors import OutputError
-from core.reports.content import FrameSource, build_content
-from core.results import AnalysisResult
 
+if TYPE_CHECKING:
+    from core.reports.content import FrameSource
+    from core.results import AnalysisResult
+
+#: The report formats, in the order they are written; `caddm-analyze --format` and the export dialog offer these.
 FORMATS = ("json", "csv", "html", "pdf")
 FILENAMES = {"json": "report.json", "csv": "frames.csv", "html": "report.html", "pdf": "report.pdf"}
+#: What a menu calls each format, in menu order (the readable reports first).
+FORMAT_LABELS = {"html": "HTML", "pdf": "PDF", "json": "JSON", "csv": "CSV (frames)"}
 
-__all__ = ["FORMATS", "FILENAMES", "write_reports", "render_reports"]
+__all__ = ["FORMATS", "FILENAMES", "FORMAT_LABELS", "write_reports", "render_reports"]
 
 
 def render_reports(result: AnalysisResult, formats: Iterable[str] = FORMATS, frame_source: FrameSource | None = None,
@@ -37,6 +43,7 @@ def render_reports(result: AnalysisResult, formats: Iterable[str] = FORMATS, fra
         from core.reports.csv_report import csv_text
         out["csv"] = csv_text(result).encode("utf-8")
     if "html" in formats or "pdf" in formats:
+        from core.reports.content import build_content
         content = build_content(result, frame_source, top_n)
         if "html" in formats:
             from core.reports.figures import timeline_png

@@ -12,32 +12,11 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from core.formatting import DASH, fmt_score, fmt_share, fmt_size, fmt_time
 from core.reports.figures import faces_region, render_view
 from core.results import AnalysisResult, FrameResult, top_frames, utc_now
 
 FrameSource = Callable[[int], Optional[np.ndarray]]
-DASH = "\u2014"
-
-
-def fmt_score(x) -> str:
-    return DASH if x is None else f"{x:.3f}"
-
-
-def fmt_share(x) -> str:
-    return DASH if x is None else f"{100 * x:.1f} %"
-
-
-def fmt_time(t: float) -> str:
-    m, s = divmod(float(t), 60.0)
-    return f"{int(m)}:{s:06.3f}"
-
-
-def fmt_bytes(n: int) -> str:
-    units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
-    v, u = float(n), 0
-    while v >= 1024 and u < len(units) - 1:
-        v, u = v / 1024, u + 1
-    return f"{n:,} bytes" if u == 0 else f"{n:,} bytes ({v:.1f} {units[u]})"
 
 
 def _compact(d: dict) -> str:
@@ -71,7 +50,7 @@ class FrameEntry:
         for i, f in enumerate(self.frame.faces):
             b = ", ".join(f"{v:.0f}" for v in f.box)
             arts = ", ".join(f"{a.score:.2f}" for a in f.artifacts_at(self.threshold)) or "none"
-            out.append(f"face {i} (track {f.track}): P(fake) {f.score:.3f}; box [{b}] px; artifacts: {arts}")
+            out.append(f"face {i} (track {f.track}): P(fake) {fmt_score(f.score)}; box [{b}] px; artifacts: {arts}")
         if not out:
             out.append("no face found in this frame")
         return out
@@ -140,7 +119,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
         if result.case.notes:
             case_rows.append(("Case notes", result.case.notes))
     rot = f"; rotated {v.rotation}\u00b0" if v.rotation else ""
-    evidence_rows = [("File", v.path), ("SHA-256", v.sha256), ("Size", fmt_bytes(v.size_bytes)),
+    evidence_rows = [("File", v.path), ("SHA-256", v.sha256), ("Size", fmt_size(v.size_bytes)),
                      ("Container / codec", f"{v.container} / {v.codec}"),
                      ("Frame size", f"{v.width} \u00d7 {v.height} px{rot}"),
                      ("Frame rate", f"{v.fps:.3f} fps"), ("Frames", f"{v.frame_count:,}"),

@@ -20,7 +20,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from core.results import AnalysisResult, FrameResult
+from core.formatting import fmt_score
+from core.results import AnalysisResult, FrameResult, track_series
 
 TRACK_COLOURS = ["#1f77b4", "#9467bd", "#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
                  "#ff7f0e", "#d62728"]
@@ -113,7 +114,7 @@ def _draw(img: np.ndarray, fr: FrameResult, threshold: float, ox: float, oy: flo
             ax, ay = pt(*art.corners[0])
             _label(img, f"{art.score:.2f}", ax, ay - lw, score_colour_bgr(art.score, threshold),
                    max(0.4, 0.6 * scale), above=True)
-        _label(img, f"T{face.track} P(fake) {face.score:.3f}", x0 - lw, y0 - lw, col, scale, above=True)
+        _label(img, f"T{face.track} P(fake) {fmt_score(face.score)}", x0 - lw, y0 - lw, col, scale, above=True)
     return img
 
 
@@ -226,15 +227,12 @@ def draw_timeline(ax: Axes, result: AnalysisResult, fontsize: float = 9.0) -> No
         ax.axvspan(a, b, color=ABOVE_COLOUR, alpha=0.13, lw=0)
     for a, b in _spans(times, [f.score is None for f in frames], t_end):
         ax.axvspan(a, b, color=NOFACE_COLOUR, alpha=0.35, lw=0)
-    tracks = sorted({face.track for f in frames for face in f.faces})
+    series = track_series(frames)
+    tracks = list(series)
     lines = {}
     marker = "o" if len(frames) <= 200 else None
-    for k, track in enumerate(tracks):
-        y = []
-        for f in frames:
-            s = [face.score for face in f.faces if face.track == track]
-            y.append(max(s) if s else np.nan)
-        (lines[track],) = ax.plot(times, y, color=TRACK_COLOURS[k % len(TRACK_COLOURS)], lw=1.4, marker=marker,
+    for k, (track, (t, _, y)) in enumerate(series.items()):
+        (lines[track],) = ax.plot(t, y, color=TRACK_COLOURS[k % len(TRACK_COLOURS)], lw=1.4, marker=marker,
                                   ms=3.5, label=f"track {track}")
     # the legend names at most MAX_LEGEND_TRACKS tracks: those with the highest scores
     shown = sorted(tracks, key=lambda t: -np.nanmax(lines[t].get_ydata()))[:MAX_LEGEND_TRACKS]

@@ -7,7 +7,8 @@ from html import escape
 
 import numpy as np
 
-from core.reports.content import ReportContent, fmt_score, fmt_time
+from core.formatting import fmt_score, fmt_time
+from core.reports.content import ReportContent
 from core.reports.figures import encode_png
 
 CSS = """

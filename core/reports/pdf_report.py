@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
-from core.reports.content import FrameEntry, ReportContent, fmt_score, fmt_time
+from core.formatting import fmt_score, fmt_time
+from core.reports.content import FrameEntry, ReportContent
 from core.reports.figures import draw_timeline
 from core.results import AnalysisResult
 

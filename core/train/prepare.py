@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from ..atomic import atomic_write_bytes, atomic_write_text
-from ..evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from ..evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, find_videos
 from .dataset import SPLITS, DatasetError, FrameRecord, write_index
 from ..frames import FrameSelection
 
@@ -309,8 +309,7 @@ def seeded_split(video_id: str, seed: int = 0, fractions=SEEDED_FRACTIONS) -> st
 
 
 def _videos_in(folder: Path, images: bool = False) -> list[Path]:
-    exts = VIDEO_EXTENSIONS | (IMAGE_EXTENSIONS if images else set())
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in exts)
+    return find_videos(folder, VIDEO_EXTENSIONS | IMAGE_EXTENSIONS if images else VIDEO_EXTENSIONS)
 
 
 def read_ffpp_splits(splits_dir: str | os.PathLike) -> dict[str, list[tuple[str, str]]]:
