@@ -50,3 +50,13 @@ def test_metrics_video_mean_and_per_method():
     assert m["per_method"]["FaceSwap"]["video_auc"] == 0.0
     assert m["per_method"]["real"]["video_accuracy"] == 1.0 and "video_auc" not in m["per_method"]["real"]
     assert accuracy([0, 1], [0.5, 0.5], 0.5) == 0.5
+
+
+def test_threshold_at_fpr_lets_through_at_most_the_target_share():
+    from core.train.evaluation import threshold_at_fpr
+
+    real = np.linspace(0.0, 0.99, 40)  # 40 real scores: 5% = 2 may score at or above the threshold
+    t = threshold_at_fpr(real, 0.05)
+    assert np.sum(real >= t) == 2 and real[-3] < t <= real[-2]
+    assert np.sum(real >= threshold_at_fpr(real, 0.0)) == 0
+    assert threshold_at_fpr([], 0.05) == 1.0 and threshold_at_fpr([0.3], 1.0) == 0.0

@@ -63,6 +63,18 @@ def roc_curve(labels, scores):
     return (np.r_[0.0, fps / n_neg], np.r_[0.0, tps / n_pos], np.r_[np.inf, s[last]])
 
 
+def threshold_at_fpr(real_scores, fpr: float = 0.05) -> float:
+    """The lowest threshold at which at most `fpr` of `real_scores` (P(fake) of real items) score at or above it:
+    just above the (floor(fpr * n) + 1)-th highest real score. 1.0 when there are no scores."""
+    s = np.sort(np.asarray(real_scores, np.float64))[::-1]
+    if s.size == 0:
+        return 1.0
+    k = int(np.floor(fpr * s.size + 1e-9))
+    if k >= s.size:
+        return 0.0
+    return float(min(1.0, np.nextafter(s[k], np.inf)))
+
+
 def accuracy(labels, scores, threshold: float = 0.5) -> float:
     y = np.asarray(labels).astype(int).ravel()
     s = np.asarray(scores, np.float64).ravel()
