@@ -15,7 +15,7 @@ import torch
 
 import core.cli.train
 from core.train.dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
-from core.train.fit import fit, load_config, load_state
+from core.train.fit import ConfigError, fit, load_config, load_state
 from tests.conftest import SHARED_DATA, need
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,6 +170,19 @@ def test_resume_equals_straight_run(prepared, tmp_path):
     wa, wb = _weights(straight.last), _weights(resumed.last)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
+
+
+def test_heads_only_training_moves_only_the_box_heads(prepared, tmp_path):
+    """train_only=adm_heads (box localisation on a finished detector): every tensor but the ADM's loc/conf heads,
+    BatchNorm statistics included, stays bit for bit, so P(fake) is unchanged."""
+    first = fit(_cfg(prepared, tmp_path / "a", "epochs=1"))
+    second = fit(_cfg(prepared, tmp_path / "b", "epochs=1", f"init={first.last}", "train_only=adm_heads",
+                      "p_partial=1.0"))
+    wa, wb = _weights(first.last), _weights(second.last)
+    changed = {k for k in wa if not torch.equal(wa[k], wb[k])}
+    assert changed and all(k.startswith(("adm.loc_heads.", "adm.conf_heads.")) for k in changed), changed
+    with pytest.raises(ConfigError, match="train_only"):
+        fit(_cfg(prepared, tmp_path / "c", "epochs=1", "train_only=backbone"))
 
 
 def test_killed_mid_epoch_loses_only_that_epoch(prepared, tmp_path):

@@ -17,15 +17,9 @@ from pathlib import Path
 from ..atomic import ensure_output_dir
 from ..device import DEVICE_CHOICES
 from ..errors import CaddmError, OutputError
-<<<<<<< HEAD
-from ..evidence import VIDEO_EXTENSIONS
-from ..threads import configure_threads
-
-FORMATS = ("json", "csv", "html", "pdf")
-=======
 from ..evidence import VIDEO_EXTENSIONS, find_videos
 from ..reports import FORMATS
->>>>>>> const
+from ..threads import configure_threads
 
 
 def build_parser() -> argparse.ArgumentParser:

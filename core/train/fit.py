@@ -77,6 +77,8 @@ class TrainConfig:
     augment: bool = True
     jitter: bool | None = None  # random alignment; None: as `augment`
     self_blend: str = "auto"  # auto | on | off
+    p_partial: float = 0.2  # MFS / self-blend partial-swap probability (the paper's 0.2); the global kinds share the rest
+    train_only: str = "all"  # all | adm_heads (only the ADM's box heads learn: P(fake) stays exactly as it was)
     # optimisation (the authors' values)
     batch_size: int = 128
     epochs: int = 200
@@ -307,6 +309,26 @@ def _build_model(cfg: TrainConfig) -> CADDM:
     return CADDM(ModelConfig(cfg.backbone, cfg.adm_width), pretrained=cfg.pretrained)
 
 
+def mfs_config(p_partial: float):
+    """The MFS configuration with partial swaps at `p_partial`, the global kinds keeping the paper's 2:1:1 shares."""
+    from .mfs import MFSConfig
+
+    g = 1.0 - p_partial
+    return MFSConfig(p_global=g, p_source_to_fake=0.5 * g, p_fake_to_source=0.25 * g, p_untouched=0.25 * g,
+                     p_partial=p_partial)
+
+
+def _trainable(model: CADDM, train_only: str) -> list:
+    """The parameters that learn; with "adm_heads" every other parameter is frozen (requires_grad False)."""
+    if train_only == "all":
+        return list(model.parameters())
+    heads = list(model.adm.loc_heads.parameters()) + list(model.adm.conf_heads.parameters())
+    ids = {id(p) for p in heads}
+    for prm in model.parameters():
+        prm.requires_grad_(id(prm) in ids)
+    return heads
+
+
 def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable[[str], None] | None = None,
         command: str | None = None, on_step: Callable[[int, int], None] | None = None) -> FitResult:
     """Train per `cfg` (see the module docstring). `on_step(epoch, step)` is called after every optimiser step."""
@@ -335,7 +357,11 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
     index = load_index(cfg.train_index)
     options = SampleOptions(mfs=cfg.mfs, augment=cfg.augment,
                             jitter=cfg.augment if cfg.jitter is None else cfg.jitter, self_blend=cfg.self_blend)
-    dataset = CADDMDataset(index, cfg.train_split, options, seed=cfg.seed)
+    if cfg.train_only not in ("all", "adm_heads"):
+        raise ConfigError(None, f"train_only must be all or adm_heads, not {cfg.train_only!r}")
+    if not 0.0 <= cfg.p_partial <= 1.0:
+        raise ConfigError(None, f"p_partial must be within [0, 1], not {cfg.p_partial}")
+    dataset = CADDMDataset(index, cfg.train_split, options, seed=cfg.seed, mfs_config=mfs_config(cfg.p_partial))
     val_index = load_index(cfg.val_index) if cfg.val_index else index
     has_val = bool(val_index.split(cfg.val_split))
     if not has_val:
@@ -343,7 +369,8 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
 
     model = _build_model(cfg).to(device)
     det_weight = cfg.det_weight if cfg.adm else 0.0
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr_at(0), weight_decay=cfg.weight_decay)
+    trainable = _trainable(model, cfg.train_only)
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr_at(0), weight_decay=cfg.weight_decay)
     use_amp = bool(cfg.amp and device.type == "cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     start_epoch, steps, best, history, elapsed = 0, 0, -math.inf, [], 0.0
@@ -381,7 +408,7 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
         lr = cfg.lr_at(epoch)
         for g in optimizer.param_groups:
             g["lr"] = lr
-        net.train()
+        net.train(cfg.train_only == "all")  # heads only: BatchNorm statistics and dropout stay as at inference
         sums = {"loss": 0.0, "loss_cls": 0.0, "loss_loc": 0.0, "loss_conf": 0.0}
         correct = seen = 0
         for step, batch in enumerate(loader):
