@@ -21,6 +21,7 @@ from core.cache import ResultCache
 from core.device import describe_device, resolve_device
 from core.errors import CaddmError, VideoError
 from core.evidence import video_file_filter
+from core.checkpoints import DEFAULT_THRESHOLD, default_threshold
 from core.registry import resolve_model
 from core.reports import FORMATS, write_reports
 from core.reports.figures import write_annotated_png
@@ -62,7 +63,7 @@ class Commands(QObject):
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
         self._save_timer.timeout.connect(self._save_review)
-        self.state.threshold = self.prefs.threshold
+        self.state.threshold = self.effective_threshold()
         self.state.overlays.update(self.prefs.overlays)
         self.describe_device()
 
@@ -108,12 +109,23 @@ class Commands(QObject):
         except CaddmError:
             return "none: choose one in Settings"
 
+    def model_threshold(self) -> float:
+        """The configured model's calibrated threshold (its card), 0.5 for a model without one or no model."""
+        try:
+            return default_threshold(resolve_model(self.prefs.model_arg()))
+        except CaddmError:
+            return DEFAULT_THRESHOLD
+
+    def effective_threshold(self) -> float:
+        """The threshold in force: the model's calibrated one, or the analyst's own (Preferences.model_threshold)."""
+        return self.model_threshold() if self.prefs.model_threshold else self.prefs.threshold
+
     def apply_preferences(self, prefs: Preferences) -> None:
         """New settings from the dialog: remembered, and the threshold / overlays / device take effect now."""
         model_changed = (prefs.model_path, prefs.device) != (self.prefs.model_path, self.prefs.device)
         self.prefs = prefs
         self.save_prefs()
-        self.set_threshold(prefs.threshold)
+        self.set_threshold(self.effective_threshold(), by_user=False)
         for name, on in prefs.overlays.items():
             self.state.set_overlay(name, on)
         if model_changed:
@@ -299,9 +311,16 @@ class Commands(QObject):
         return ok
 
     # -- threshold and review ----------------------------------------------------------------------------------
-    def set_threshold(self, t: float) -> None:
+    def set_threshold(self, t: float, by_user: bool = True) -> None:
+        """Set the threshold in force. `by_user` (timeline drag, keyboard): the analyst's own value from now on,
+        remembered, in place of the model's calibrated threshold (Settings can switch back)."""
         self.state.set_threshold(t)
-        self.prefs.threshold = self.state.threshold
+        if by_user:
+            if self.prefs.model_threshold and abs(self.state.threshold - self.model_threshold()) > 1e-9:
+                self.prefs.model_threshold = False
+                self.state.info_msg(f"Threshold {self.state.threshold:.3f} set by you; the model's calibrated "
+                                    f"threshold is {self.model_threshold():.3f} (Settings > Threshold).")
+            self.prefs.threshold = self.state.threshold
 
     def set_flag(self, index: int, on: bool) -> None:
         flags = self.state.review.flags

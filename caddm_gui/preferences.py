@@ -26,7 +26,8 @@ class Preferences:
     device: str = "auto"          # one of core.device.DEVICE_CHOICES
     frame_mode: str = "count"     # one of core.frames.MODES (see FrameSelection)
     frame_value: int = 32
-    threshold: float = 0.5
+    threshold: float = 0.5        # the analyst's own threshold, used when model_threshold is off
+    model_threshold: bool = True  # use the model's calibrated threshold (its card; 0.5 without one)
     auto_analyse: bool = False
     overlays: dict[str, bool] = field(default_factory=default_overlays)
     recent: list[str] = field(default_factory=list)

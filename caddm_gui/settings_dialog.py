@@ -98,13 +98,24 @@ class SettingsDialog(QDialog):
         self.threshold.setDecimals(3)
         self.threshold.setSingleStep(0.01)
         self.threshold.setValue(prefs.threshold)
+        self.use_model_threshold = QCheckBox("the model's calibrated threshold")
+        self.use_model_threshold.setToolTip("Chosen on held-out data and stored in the model's card (0.5 for a model "
+                                            "without one). Off: your own threshold.")
+        self.use_model_threshold.setChecked(prefs.model_threshold)
+        self.use_model_threshold.toggled.connect(self._threshold_mode_changed)
+        self.model_path.editingFinished.connect(self._threshold_mode_changed)
+        self.model_kind.currentIndexChanged.connect(self._threshold_mode_changed)
+        self._threshold_mode_changed()
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(self.threshold)
+        threshold_row.addWidget(self.use_model_threshold, 1)
         self.auto = QCheckBox("Analyse automatically when a video is opened")
         self.auto.setChecked(prefs.auto_analyse)
         abox = QGroupBox("Analysis")
         af = QFormLayout(abox)
         af.addRow("Device", self.device)
         af.addRow("Frames", frames_row)
-        af.addRow("Threshold P(fake)", self.threshold)
+        af.addRow("Threshold P(fake)", threshold_row)
         af.addRow("", self.auto)
 
         # overlays
@@ -129,6 +140,24 @@ class SettingsDialog(QDialog):
     def _kind_changed(self, *_args) -> None:
         is_file = self.model_kind.currentData() == "file"
         self.model_path.setEnabled(is_file)
+
+    def chosen_model_threshold(self) -> float:
+        """The calibrated threshold of the model chosen in the dialog (header read only; 0.5 without one)."""
+        from core.checkpoints import DEFAULT_THRESHOLD, default_threshold
+        from core.registry import resolve_model
+
+        path = self.model_path.text().strip() if self.model_kind.currentData() == "file" else ""
+        try:
+            return default_threshold(resolve_model(path or None))
+        except CaddmError:
+            return DEFAULT_THRESHOLD
+
+    def _threshold_mode_changed(self, *_args) -> None:
+        if not hasattr(self, "use_model_threshold"):
+            return
+        by_model = self.use_model_threshold.isChecked()
+        self.threshold.setEnabled(not by_model)
+        self.threshold.setValue(self.chosen_model_threshold() if by_model else self.prefs.threshold)
 
     def _mode_changed(self, *_args) -> None:
         mode = self.frame_mode.currentData()
@@ -169,7 +198,9 @@ class SettingsDialog(QDialog):
         p.device = self.device.currentData()
         p.frame_mode = self.frame_mode.currentData()
         p.frame_value = self.frame_value.value()
-        p.threshold = self.threshold.value()
+        p.model_threshold = self.use_model_threshold.isChecked()
+        if not p.model_threshold:
+            p.threshold = self.threshold.value()
         p.auto_analyse = self.auto.isChecked()
         p.overlays = {n: cb.isChecked() for n, cb in self.overlays.items()}
         return p

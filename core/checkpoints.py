@@ -37,6 +37,7 @@ from .model import CADDM, ModelConfig
 FORMAT = "caddm-inspector/checkpoint@1"
 METADATA_KEY = "caddm"
 OURS, AUTHORS = "caddm-inspector", "authors"  # CheckpointInfo.format
+DEFAULT_THRESHOLD = 0.5  # P(fake) threshold of a model whose card holds no calibration
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,13 @@ class CheckpointInfo:
 
     @property
     def threshold(self) -> float | None:
-        cal = self.card.get("calibration")
-        t = cal.get("threshold") if isinstance(cal, dict) else None
-        return float(t) if isinstance(t, (int, float)) and 0.0 <= t <= 1.0 else None
+        return calibrated_threshold(self.card)
+
+    @property
+    def default_threshold(self) -> float:
+        """The threshold the model is used at unless the user chooses one (calibrated, else DEFAULT_THRESHOLD)."""
+        t = self.threshold
+        return DEFAULT_THRESHOLD if t is None else t
 
     def describe(self) -> str:
         """Lines for a person: identity first, then the card's entries (long values cut)."""
@@ -69,6 +74,27 @@ class CheckpointInfo:
             if k != "name":
                 lines.append(f"{k}: {v if isinstance(v, (str, int, float)) else json.dumps(v)[:200]}")
         return "\n".join(lines)
+
+
+def calibrated_threshold(card: dict) -> float | None:
+    """`card["calibration"]["threshold"]` when it is a number in [0, 1], else None."""
+    cal = card.get("calibration")
+    t = cal.get("threshold") if isinstance(cal, dict) else None
+    return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and 0.0 <= t <= 1.0 else None
+
+
+def default_threshold(path: str | os.PathLike) -> float:
+    """The P(fake) threshold a model is used at unless the user chooses one: its card's calibrated threshold, else
+    DEFAULT_THRESHOLD. Reads our header only; the authors' pickles (no calibration) are not opened."""
+    path = Path(path)
+    try:
+        if path.is_file() and _is_safetensors(path):
+            t = calibrated_threshold(_read_header(path).get("card", {}))
+            if t is not None:
+                return t
+    except (CheckpointError, OSError):
+        pass
+    return DEFAULT_THRESHOLD
 
 
 def _check_file(path: Path) -> None:

@@ -104,3 +104,24 @@ def test_folder_without_videos_unwritable_output_and_bad_model(capsys, tmp_path,
     code, _, err = run(capsys, face_clip, "--out", tmp_path / "o", "--model", not_model)
     assert code == 1 and str(not_model) in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_calibrated_threshold_is_the_default_and_the_report_says_so(capsys, tmp_path, face_clip, tiny_model_path,
+                                                                     cache_dir):
+    from core.checkpoints import load_model, save_model
+
+    model = load_model(tiny_model_path)
+    calibrated = save_model(model, tmp_path / "cal.safetensors",
+                            calibration={"threshold": 0.731, "fpr_real_videos": 0.05, "tpr_fake_videos": 0.8})
+    code, _, _ = run(capsys, face_clip, "--out", tmp_path / "a", "--model", calibrated, "--frames", "2",
+                     "--format", "json,html")
+    assert code == 0
+    report = json.loads(next((tmp_path / "a").rglob("report.json")).read_text())
+    assert report["settings"]["threshold"] == 0.731
+    html = next((tmp_path / "a").rglob("report.html")).read_text()
+    assert "0.731" in html and "5.0 % of held-out real videos" in html and "this analysis used it" in html
+    code, _, _ = run(capsys, face_clip, "--out", tmp_path / "b", "--model", calibrated, "--frames", "2",
+                     "--format", "json,html", "--threshold", "0.4")
+    report = json.loads(next((tmp_path / "b").rglob("report.json")).read_text())
+    assert code == 0 and report["settings"]["threshold"] == 0.4
+    assert "this analysis used 0.400 instead" in next((tmp_path / "b").rglob("report.html")).read_text()

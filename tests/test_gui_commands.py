@@ -205,3 +205,30 @@ def test_cache_key_of_a_lookup_and_of_a_stored_result_agree(tmp_path, clip, tiny
     assert hit is not None and hit.video.sha256 == info.sha256
     other = AnalysisOptions(frames=FrameSelection("count", 4), device="cpu")
     assert lookup_cached(clip, str(tiny_model), other, cache)[1] is None
+
+
+def test_threshold_follows_the_models_calibration_until_the_analyst_sets_one(qtbot, qsettings, result_cache,
+                                                                             tiny_model, tmp_path):
+    from caddm_gui.commands import Commands
+    from caddm_gui.preferences import Preferences
+    from caddm_gui.state import AppState
+    from core.checkpoints import load_model, save_model
+
+    cal = save_model(load_model(tiny_model), tmp_path / "cal.safetensors", calibration={"threshold": 0.62})
+    state = AppState()
+    cmds = Commands(state, Preferences(model_path=str(cal), device="cpu"), qsettings, cache=result_cache)
+    try:
+        assert state.threshold == 0.62 and cmds.prefs.model_threshold
+        cmds.set_threshold(0.3)                       # the analyst drags the line: their own from now on
+        assert state.threshold == 0.3 and not cmds.prefs.model_threshold and cmds.prefs.threshold == 0.3
+        cmds.save_prefs()                             # as at exit
+        p = Preferences.load(qsettings)
+        assert not p.model_threshold and p.threshold == 0.3
+        p.model_threshold = True                      # Settings: back to the model's
+        cmds.apply_preferences(p)
+        assert state.threshold == 0.62
+        p2 = Preferences(model_path=str(tiny_model), device="cpu")  # a model without calibration: 0.5
+        cmds.apply_preferences(p2)
+        assert state.threshold == 0.5
+    finally:
+        cmds.shutdown(10000)

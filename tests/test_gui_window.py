@@ -159,6 +159,7 @@ def test_settings_dialog_and_preferences_roundtrip(qtbot, qsettings, tiny_model)
     from caddm_gui.settings_dialog import SettingsDialog
 
     p = Preferences(model_path=str(tiny_model), device="cpu", frame_mode="stride", frame_value=5, threshold=0.7,
+                    model_threshold=False,
                     auto_analyse=True)
     p.overlays["landmarks"] = True
     p.add_recent("/videos/a.mp4")
@@ -229,3 +230,20 @@ def test_cli_help():
     out = subprocess.run([sys.executable, "-m", "caddm_gui.app", "--help"], cwd=ROOT, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "--model" in out.stdout and "--device" in out.stdout
+
+
+def test_settings_threshold_from_the_model_card(qtbot, tiny_model, tmp_path):
+    from caddm_gui.preferences import Preferences
+    from caddm_gui.settings_dialog import SettingsDialog
+    from core.checkpoints import load_model, save_model
+
+    cal = save_model(load_model(tiny_model), tmp_path / "cal.safetensors", calibration={"threshold": 0.62})
+    dlg = SettingsDialog(Preferences(model_path=str(cal), threshold=0.4))
+    qtbot.addWidget(dlg)
+    assert dlg.use_model_threshold.isChecked() and not dlg.threshold.isEnabled()
+    assert abs(dlg.threshold.value() - 0.62) < 1e-9
+    dlg.use_model_threshold.setChecked(False)        # the analyst's own
+    assert dlg.threshold.isEnabled() and abs(dlg.threshold.value() - 0.4) < 1e-9
+    dlg.threshold.setValue(0.45)
+    r = dlg.result_prefs()
+    assert not r.model_threshold and r.threshold == 0.45

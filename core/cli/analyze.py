@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--all-frames", action="store_true", help="analyse every frame")
     sel.add_argument("--stride", type=int, metavar="K", help="analyse every K-th frame")
     sel.add_argument("--frames", type=int, metavar="N", help="analyse N evenly spaced frames (default 32, as the paper)")
-    p.add_argument("--threshold", type=float, default=0.5, help="P(fake) at or above which a frame/video is "
-                                                                 "called fake (default 0.5)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="P(fake) at or above which a frame/video is called fake (default: the model's calibrated "
+                        "threshold from its card, 0.5 for a model without one)")
     p.add_argument("--format", default=",".join(FORMATS), help="comma-separated report formats: "
                                                                + ",".join(FORMATS))
     p.add_argument("--case-id", default=None)
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--stride must be >= 1")
     if args.frames is not None and args.frames < 1:
         parser.error("--frames must be >= 1")
-    if not 0.0 <= args.threshold <= 1.0:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         parser.error("--threshold must be between 0 and 1")
 
     videos, problems = collect_videos(args.inputs)
@@ -168,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     except (CaddmError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    options = AnalysisOptions(frames=_frame_selection(args), threshold=args.threshold, batch_size=args.batch_size,
+    threshold = predictor.model.info.default_threshold if args.threshold is None else args.threshold
+    options = AnalysisOptions(frames=_frame_selection(args), threshold=threshold, batch_size=args.batch_size,
                               device=args.device)
     cache = None if args.no_cache else ResultCache()
     case = CaseInfo(case_id=args.case_id, analyst=args.analyst, notes=args.notes) \

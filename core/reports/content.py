@@ -27,6 +27,24 @@ MODEL_CARD_ROWS = (("description", "Description"), ("steps", "Training steps"), 
                    ("licence", "Licence"), ("limits", "Known limits"))
 
 
+def calibration_text(card: dict, threshold: float) -> str:
+    """What the model card says about its calibrated threshold, and whether this analysis used it."""
+    from core.checkpoints import calibrated_threshold
+
+    t = calibrated_threshold(card)
+    if t is None:
+        return f"none in the model card; this analysis used {threshold:.3f}"
+    cal = card["calibration"]
+    rates = []
+    if isinstance(cal.get("fpr_real_videos"), (int, float)):
+        rates.append(f"{fmt_share(cal['fpr_real_videos'])} of held-out real videos scored at or above it")
+    if isinstance(cal.get("tpr_fake_videos"), (int, float)):
+        rates.append(f"{fmt_share(cal['tpr_fake_videos'])} of held-out fake videos did")
+    used = "this analysis used it" if abs(t - threshold) < 5e-4 else f"this analysis used {threshold:.3f} instead"
+    on = f" (on {cal['data']})" if isinstance(cal.get("data"), str) else ""
+    return f"{t:.3f}{on}: " + "; ".join(rates + [used])
+
+
 @dataclass
 class FrameEntry:
     """A frame shown in a report: its result, why it is shown, and its rendered views: the whole frame (`view`,
@@ -131,6 +149,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
         value = m.metadata.get(card_key)
         if value not in (None, "", {}, []):
             model_rows.append((row_name, value if isinstance(value, str) else _compact(value)))
+    model_rows.append(("Threshold calibration", calibration_text(m.metadata, st.threshold)))
     settings_rows = [("Frames analysed", f"{st.frame_selection.describe()} ({s.frames_analysed} frames)"),
                      ("Threshold", f"{st.threshold:.3f}"), ("Device", st.device),
                      ("Batch size", str(st.batch_size)), ("Face detector", _compact(st.detector))]
