@@ -149,7 +149,7 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
         preds = []
         if faces:
             t0 = time.perf_counter()
-            preds = predictor.predict(np.stack([f.crop for f in faces]))
+            preds = predictor.predict(np.stack([f.crop for f in faces]), options.boxes)  # the recorded settings
             t_model += time.perf_counter() - t0
         t0 = time.perf_counter()
         k = 0

@@ -16,14 +16,19 @@ from .boxes import decode, nms
 
 @dataclass(frozen=True)
 class BoxSettings:
-    """score_threshold: minimum per-box P(artifact); nms_iou: suppression overlap; top_k: most boxes per face."""
+    """score_threshold: minimum per-box P(artifact); nms_iou: suppression overlap; top_k: most boxes per face;
+    max_area: the largest share of the crop (224 x 224) a box may cover. The whole-face anchors fire on every face
+    the detector calls fake and say no more than the face's P(fake): 0.5 keeps the local boxes only (smaller than
+    half the aligned face), 1.0 keeps every box."""
 
     score_threshold: float = 0.5
     nms_iou: float = 0.3
     top_k: int = 5
+    max_area: float = 0.5
 
     def to_dict(self) -> dict:
-        return {"score_threshold": self.score_threshold, "nms_iou": self.nms_iou, "top_k": self.top_k}
+        return {"score_threshold": self.score_threshold, "nms_iou": self.nms_iou, "top_k": self.top_k,
+                "max_area": self.max_area}
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ def artifact_boxes(loc: torch.Tensor, conf: torch.Tensor, settings: BoxSettings 
     for b in range(loc.shape[0]):
         keep = torch.nonzero(scores[b] >= settings.score_threshold).flatten()
         bx, sc = boxes[b, keep], scores[b, keep]
-        valid = (bx[:, 2] - bx[:, 0] > 1) & (bx[:, 3] - bx[:, 1] > 1)
+        w, h = bx[:, 2] - bx[:, 0], bx[:, 3] - bx[:, 1]
+        valid = (w > 1) & (h > 1) & (w * h <= settings.max_area * crop_size * crop_size)
         bx, sc = bx[valid], sc[valid]
         kept = nms(bx, sc, settings.nms_iou)[: settings.top_k] if len(sc) else []
         out.append([ArtifactBox(tuple(round(float(v), 2) for v in bx[i]), float(sc[i])) for i in kept])

@@ -46,12 +46,14 @@ class Predictor:
         with torch.inference_mode():
             return self.model(x)
 
-    def predict(self, crops_bgr: np.ndarray) -> list[FacePrediction]:
-        """Score (B, 224, 224, 3) BGR uint8 crops in batches of `batch_size`."""
+    def predict(self, crops_bgr: np.ndarray, boxes: BoxSettings | None = None) -> list[FacePrediction]:
+        """Score (B, 224, 224, 3) BGR uint8 crops in batches of `batch_size`; artifact boxes per `boxes` (default:
+        the predictor's own settings)."""
+        settings = self.boxes if boxes is None else boxes
         results: list[FacePrediction] = []
         for start in range(0, len(crops_bgr), self.batch_size):
             out = self.raw(crops_bgr[start : start + self.batch_size])
-            boxes = artifact_boxes(out["loc"], out["conf"], self.boxes)
+            boxes = artifact_boxes(out["loc"], out["conf"], settings)
             logits = out["logits"].float().cpu().numpy()
             probs = out["prob"].float().cpu().numpy()
             results += [FacePrediction(float(p), (float(l[0]), float(l[1])), b) for p, l, b in zip(probs, logits, boxes)]

@@ -103,3 +103,20 @@ def test_small_face_found_by_the_upsampled_retry():
     assert FacePipeline(DetectorSettings(retry_upsample=False)).process(0, frame) == []
     faces = FacePipeline().process(0, frame)
     assert len(faces) == 1 and 590 <= faces[0].box[0] < faces[0].box[2] <= 790
+
+
+def test_recorded_box_settings_are_the_applied_ones(tiny_model_path, face_clip):
+    """The artifact-box settings a result records (and the cache key holds) are the ones its boxes came from, not
+    the predictor's own."""
+    from core.analysis import AnalysisOptions, analyze_video
+    from core.artifacts import BoxSettings
+    from core.frames import FrameSelection
+    from core.runner import load_predictor
+
+    predictor = load_predictor(str(tiny_model_path), device="cpu")
+    predictor.boxes = BoxSettings(score_threshold=1.1)  # would keep no box at all
+    loose = BoxSettings(score_threshold=0.0, top_k=3, max_area=1.0)
+    r = analyze_video(face_clip, predictor, AnalysisOptions(frames=FrameSelection("count", 2), boxes=loose))
+    faces = [f for fr in r.frames for f in fr.faces]
+    assert faces and all(len(f.artifacts) == 3 for f in faces)
+    assert r.settings.extra["boxes"] == loose.to_dict()

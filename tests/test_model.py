@@ -70,13 +70,15 @@ def test_artifact_boxes_decode_threshold_nms_topk():
     conf[0, 0, 1] = 10.0  # ...but anchor 0 (7x7 cell (0,0), 40x80) fires
     conf[0, 166, 1] = 9.0  # and the full-face anchor
     conf[0, 167, 1] = 8.0  # its twin, fully overlapping: suppressed
-    boxes = artifact_boxes(loc, conf, BoxSettings(score_threshold=0.5, nms_iou=0.3, top_k=5))[0]
+    boxes = artifact_boxes(loc, conf, BoxSettings(score_threshold=0.5, nms_iou=0.3, top_k=5, max_area=1.0))[0]
     assert len(boxes) == 2
     assert boxes[0].box == pytest.approx((0.0, 0.0, 36.0, 56.0))  # centre 16, 40x80 clipped to the crop
     assert boxes[1].box == pytest.approx((0.0, 0.0, 224.0, 224.0))
     assert boxes[0].score > boxes[1].score > 0.5
     assert len(artifact_boxes(loc, conf, BoxSettings(top_k=1))[0]) == 1
     assert artifact_boxes(loc, conf, BoxSettings(score_threshold=0.9999))[0] == []
+    local = artifact_boxes(loc, conf, BoxSettings())[0]  # default: local boxes only (under half the crop)
+    assert [b.box for b in local] == [boxes[0].box]
 
 
 def test_predictor_batches_consistently(small_model):
