@@ -388,14 +388,20 @@ class AnalysisSettings:
 
 @dataclass
 class CaseInfo:
-    """The analyst's case header (free text, shown escaped in reports)."""
+    """The analyst's case header (free text, shown escaped in reports). `audit`: a result exported from a case
+    file (`core.case`) carries the case's audit summary ("57 entries; chain verified: yes; head 1a2b..."), empty
+    otherwise (and then left out of the JSON)."""
 
     case_id: str = ""
     analyst: str = ""
     notes: str = ""
+    audit: str = ""
 
     def to_dict(self) -> dict:
-        return {"case_id": self.case_id, "analyst": self.analyst, "notes": self.notes}
+        d = {"case_id": self.case_id, "analyst": self.analyst, "notes": self.notes}
+        if self.audit:
+            d["audit"] = self.audit
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "CaseInfo":
@@ -404,21 +410,31 @@ class CaseInfo:
 
 @dataclass
 class Review:
-    """The analyst's review: flagged frame indices and free-text notes per frame index."""
+    """The analyst's review: flagged frame indices and free-text notes per frame index, and the same per face
+    track id (`track_flags`, `track_notes`; a case file keeps them, `core.case`; left out of the JSON when empty)."""
 
     flags: set[int] = field(default_factory=set)
     notes: dict[int, str] = field(default_factory=dict)
+    track_flags: set[int] = field(default_factory=set)
+    track_notes: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self):
         self.flags = {int(i) for i in self.flags}
         self.notes = {int(k): str(v) for k, v in self.notes.items()}
+        self.track_flags = {int(i) for i in self.track_flags}
+        self.track_notes = {int(k): str(v) for k, v in self.track_notes.items()}
 
     def to_dict(self) -> dict:
-        return {"flags": sorted(self.flags), "notes": {str(k): self.notes[k] for k in sorted(self.notes)}}
+        d = {"flags": sorted(self.flags), "notes": {str(k): self.notes[k] for k in sorted(self.notes)}}
+        if self.track_flags or self.track_notes:
+            d["track_flags"] = sorted(self.track_flags)
+            d["track_notes"] = {str(k): self.track_notes[k] for k in sorted(self.track_notes)}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Review":
-        return cls(flags=d.get("flags", []), notes=d.get("notes", {}))
+        return cls(flags=d.get("flags", []), notes=d.get("notes", {}), track_flags=d.get("track_flags", []),
+                   track_notes=d.get("track_notes", {}))
 
     def reviewed_indices(self) -> list[int]:
         """Frames the analyst flagged or wrote a note on, sorted."""

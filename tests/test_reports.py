@@ -180,3 +180,25 @@ def test_pdf_long_text_runs_over_pages():
     long = render_reports(r, ("pdf",), frame_source=frame_source)["pdf"]
     count = lambda b: len(_re.findall(rb"/Type\s*/Page[^s]", b))
     assert count(long) > count(short) + 2
+
+
+def test_track_review_and_case_audit_line(tmp_path):
+    """A result exported from a case carries the audit summary and may hold review per face track: both reach the
+    JSON (round trip), the HTML and the PDF; a result without them keeps the JSON it had."""
+    from core.results import CaseInfo, Review
+
+    plain = make_result()
+    assert "audit" not in plain.to_dict()["case"] and "track_flags" not in plain.to_dict()["review"]
+    r = make_result()
+    r.case = CaseInfo(case_id="C-9", analyst="A", audit="12 entries; chain verified: yes; head 0123abcd")
+    r.review = Review(flags={100}, notes={}, track_flags={1}, track_notes={0: "ear <edge> flickers", 1: "swap"})
+    out = write_reports(r, tmp_path, formats=("json", "html", "pdf"))
+    d = json.loads(out["json"].read_text())
+    assert d["case"]["audit"].startswith("12 entries") and d["review"]["track_flags"] == [1]
+    assert d["review"]["track_notes"] == {"0": "ear <edge> flickers", "1": "swap"}
+    assert load_json(out["json"]) == r
+    html = out["html"].read_text()
+    assert "Case audit log" in html and "12 entries; chain verified: yes" in html
+    assert "Face tracks flagged or annotated" in html and "ear &lt;edge&gt; flickers" in html
+    assert "flagged by analyst; note: swap" in html
+    assert out["pdf"].read_bytes().startswith(b"%PDF")

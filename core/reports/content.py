@@ -88,6 +88,7 @@ class ReportContent:
     settings_rows: list[tuple[str, str]]
     summary_rows: list[tuple[str, str]]
     track_table: tuple[list[str], list[list[str]]]
+    track_review_rows: list[tuple[str, str]]
     timing_rows: list[tuple[str, str]]
     about_rows: list[tuple[str, str]]
     top: list[FrameEntry]
@@ -136,6 +137,8 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
         case_rows = [("Case ID", result.case.case_id or DASH), ("Analyst", result.case.analyst or DASH)]
         if result.case.notes:
             case_rows.append(("Case notes", result.case.notes))
+        if result.case.audit:
+            case_rows.append(("Case audit log", result.case.audit))
     rot = f"; rotated {v.rotation}\u00b0" if v.rotation else ""
     evidence_rows = [("File", v.path), ("SHA-256", v.sha256), ("Size", fmt_size(v.size_bytes)),
                      ("Container / codec", f"{v.container} / {v.codec}"),
@@ -165,6 +168,10 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
     rows = [[str(t.track), str(t.first_frame), str(t.last_frame), fmt_time(t.start_s), fmt_time(t.end_s),
              str(t.n_frames), fmt_score(t.mean_score), fmt_score(t.max_score), fmt_share(t.share_above)]
             for t in result.tracks]
+    rv = result.review
+    track_review_rows = [(f"Track {t}", "; ".join((["flagged by analyst"] if t in rv.track_flags else [])
+                                                  + ([f"note: {rv.track_notes[t]}"] if t in rv.track_notes else [])))
+                         for t in sorted(rv.track_flags | set(rv.track_notes))]
     timing_rows = [(k, f"{v_:.2f} s") for k, v_ in result.timings.items()]
     if timing_rows:
         timing_rows.append(("total", f"{sum(result.timings.values()):.2f} s"))
@@ -220,6 +227,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
     return ReportContent(title=title, verdict=s.verdict, verdict_label=label, verdict_line=line,
                          explanation=explanation, warnings=warnings, case_rows=case_rows,
                          evidence_rows=evidence_rows, model_rows=model_rows, settings_rows=settings_rows,
-                         summary_rows=summary_rows, track_table=(header, rows), timing_rows=timing_rows,
+                         summary_rows=summary_rows, track_table=(header, rows),
+                         track_review_rows=track_review_rows, timing_rows=timing_rows,
                          about_rows=about_rows, top=top, reviewed=reviewed, sha_prefix=v.sha256[:16],
                          generated_utc=generated)

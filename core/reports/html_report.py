@@ -118,6 +118,8 @@ def render_html(c: ReportContent, timeline_png: bytes, threshold: float) -> str:
               f'<img class="timeline" alt="P(fake) per face track over time" src="{data_uri_png(timeline_png)}">']
     header, rows = c.track_table
     parts += ["<h2>Face tracks</h2>", _table(header, rows) if rows else "<p class=expl>No face tracks.</p>"]
+    if c.track_review_rows:
+        parts += ["<h2>Face tracks flagged or annotated by the analyst</h2>", _kv(c.track_review_rows)]
     parts += ["<h2>Model</h2>", _kv(c.model_rows), "<h2>Settings</h2>", _kv(c.settings_rows)]
     parts += ["<h2>Most suspicious frames</h2>"]
     if c.top:

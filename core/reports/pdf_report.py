@@ -321,6 +321,9 @@ def render_pdf(result: AnalysisResult, c: ReportContent) -> bytes:
         flow.table(header, rows, list(widths * COL_W / widths.sum()))
     else:
         flow.paragraph("No face tracks.")
+    if c.track_review_rows:
+        flow.heading("Face tracks flagged or annotated by the analyst")
+        flow.kv(c.track_review_rows)
     flow.heading("Model")
     flow.kv(c.model_rows)
     flow.heading("Settings")
