@@ -78,6 +78,23 @@ class ResultCache:
         result.save_json(p, indent=None)
         return p
 
+    def results_for_video(self, video_sha256: str) -> list[tuple[Path, AnalysisResult]]:
+        """Every readable cached result of the video with this SHA-256, whatever its model and settings, oldest
+        written first: (entry path, result). Reads each entry's bytes; parses only those naming the hash."""
+        sha = video_sha256.lower().encode("ascii")
+        found = []
+        paths = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime_ns) if self.root.is_dir() else []
+        for p in paths:
+            try:
+                if sha not in p.read_bytes():
+                    continue
+                result = load_json(p)
+            except (OSError, CaddmError):
+                continue
+            if result.video.sha256 == video_sha256.lower():
+                found.append((p, result))
+        return found
+
     def remove(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
