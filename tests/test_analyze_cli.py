@@ -125,3 +125,24 @@ def test_calibrated_threshold_is_the_default_and_the_report_says_so(capsys, tmp_
     report = json.loads(next((tmp_path / "b").rglob("report.json")).read_text())
     assert code == 0 and report["settings"]["threshold"] == 0.4
     assert "this analysis used 0.400 instead" in next((tmp_path / "b").rglob("report.html")).read_text()
+
+
+def test_case_file_records_evidence_analysis_and_reports(capsys, tmp_path, face_clip, tiny_model_path, cache_dir):
+    from core.case import Case
+
+    case = tmp_path / "c.caddmcase"
+    args = [face_clip, "--out", tmp_path / "out", "--model", tiny_model_path, "--frames", "3", "--format", "json,csv",
+            "--case", case, "--case-id", "C-2", "--analyst", "A", "--quiet"]
+    assert run(capsys, *args)[0] == 0
+    assert run(capsys, *args)[0] == 0  # from the cache: recorded again
+    report = json.loads((tmp_path / "out" / "face_clip" / "report.json").read_text())
+    assert report["case"]["case_id"] == "C-2" and "chain verified: yes" in report["case"]["audit"]
+    with Case.open(case) as c:
+        [item] = c.items()
+        assert item.path == str(face_clip) and c.meta.analyst == "A"
+        assert [a.from_cache for a in c.analyses(1)] == [False, True]
+        assert [(e.format, e.analysis) for e in c.exports()] == [("json", 1), ("csv", 1), ("json", 2), ("csv", 2)]
+        assert c.verify().ok
+    with Case.open(case, "w"):  # held by another writer: one line naming the case, nothing analysed
+        code, stdout, err = run(capsys, *args)
+    assert code == 1 and f"error: {case}: the case is open for writing" in err and stdout == ""

@@ -2,7 +2,7 @@
 
     caddm-analyze VIDEO_OR_FOLDER... --out DIR [--model PATH] [--device auto|cpu|cuda|mps]
                   [--all-frames | --stride K | --frames N] [--threshold T] [--format json,csv,html,pdf]
-                  [--case-id ID] [--analyst NAME] [--notes TEXT] [--no-cache]
+                  [--case-id ID] [--analyst NAME] [--notes TEXT] [--case FILE] [--no-cache]
 
 Writes DIR/<video name>/ per video and prints one verdict line per video.
 Exit codes: 0 all videos analysed, 1 at least one failed (the others still run), 2 usage error.
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--case-id", default=None)
     p.add_argument("--analyst", default=None)
     p.add_argument("--notes", default=None, help="case notes for the report header")
+    p.add_argument("--case", metavar="FILE", help="record each video, its analysis and its reports in this case file "
+                                                  "(created when missing, with --case-id and --analyst; docs/CASES.md)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--no-cache", action="store_true", help="re-analyse even when a cached result exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -176,16 +178,38 @@ def main(argv: list[str] | None = None) -> int:
     case = CaseInfo(case_id=args.case_id, analyst=args.analyst, notes=args.notes) \
         if (args.case_id or args.analyst or args.notes) else None
 
+    case_file = None
+    if args.case:
+        from ..case import Case, review_import_plan, utc_now
+        try:
+            case_file = Case.open(args.case, "c", case_id=args.case_id, analyst=args.analyst, notes=args.notes or "",
+                                  program="caddm-analyze")
+        except CaddmError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        for note in case_file.notices:
+            print(f"note: {note}", file=sys.stderr)
+
     failed = bool(problems)
     for video, report_dir in zip(videos, _out_dirs(videos, out)):
         try:
             info = probe_video(video)
             bar = ProgressBar(video.name, enabled=not args.quiet)
-            result, _ = analyze_cached(video, predictor, options, cache, progress=bar, info=info)
-            result.case = case
+            started = utc_now() if case_file else None
+            result, cached = analyze_cached(video, predictor, options, cache, progress=bar, info=info)
+            if case_file:  # the report then shows the case's review and audit summary
+                cached_review = result.review
+                result, record = case_file.record_run(video, info, result, cached, started)
+                if cached and review_import_plan(result.review, cached_review)[0]:
+                    print(f"note: the cached result of {video} holds review work the case lacks: caddm-case "
+                          f"import-cache {args.case} {video} offers it", file=sys.stderr)
+            else:
+                result.case = case
             report_dir.mkdir(parents=True, exist_ok=True)
             with VideoReader(video) as reader:
-                write_reports(result, report_dir, formats=formats, frame_source=reader.read_frame)
+                written = write_reports(result, report_dir, formats=formats, frame_source=reader.read_frame)
+            if case_file:
+                case_file.record_exports(record.item, record.id, written)
             print(verdict_line(result, report_dir), flush=True)
         except CaddmError as e:
             print(f"error: {e}", file=sys.stderr)
@@ -196,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # noqa: BLE001 - a bug must not stop the other videos or show a trace
             print(f"error: {video}: analysis failed ({type(e).__name__}: {e}); please report this", file=sys.stderr)
             failed = True
+    if case_file:
+        case_file.close()
     return 1 if failed else 0
 
 
