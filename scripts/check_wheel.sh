@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The package check: build the sdist and, from it, the wheel (python -m build), install the wheel (not editable)
-# into a FRESH virtual environment, and run caddm-analyze, caddm-train and caddm-gui from a folder outside the
-# source tree, so that only the installed package can be imported. caddm-analyze analyses a bundled sample video,
-# found in the installed package, with the bundled default model, and must write report.json.
+# into a FRESH virtual environment, and run caddm-analyze, caddm-case, caddm-train and caddm-gui from a folder outside
+# the source tree, so that only the installed package can be imported. caddm-analyze analyses a bundled sample video,
+# found in the installed package, with the bundled default model, into a case file, and must write report.json;
+# caddm-case verify then checks that case.
 #
 # Dependencies: the fresh venv does not install them (torch alone is gigabytes). A .pth file in its site-packages
 # names the site-packages of the project's venv (.venv, or $CADDM_VENV), so the dependencies already installed
@@ -68,7 +69,8 @@ EOF
 bin="$TMP/venv/bin"
 log "caddm-analyze $(basename "$sample") with the bundled model"
 "$bin/caddm-analyze" "$sample" --out "$TMP/out" --format json --frames 8 --device cpu --quiet \
-    || fail "caddm-analyze exited $?"
+    --case "$TMP/check.caddmcase" || fail "caddm-analyze exited $?"
+"$bin/caddm-case" verify "$TMP/check.caddmcase" >/dev/null || fail "caddm-case verify of the case it wrote"
 report="$TMP/out/$(basename "${sample%.*}")/report.json"
 [ -s "$report" ] || fail "caddm-analyze wrote no $report"
 "$FRESH" -c 'import json, sys; r = json.load(open(sys.argv[1])); assert r["schema"].startswith("caddm-inspector/report"), r["schema"]' "$report" \
