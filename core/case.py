@@ -599,9 +599,8 @@ class Case:
             what = "an empty SQLite database" if not tables else f"an SQLite database of another program " \
                                                                  f"(tables: {', '.join(sorted(tables)[:5])})"
             raise CaseError(path, f"is not a CADDM Inspector case: {what}")
-        missing = set(AUDITED) | {"audit"}
-        missing -= tables
-        if missing and version <= SCHEMA_VERSION:
+        missing = (set(AUDITED) | {"audit"}) - tables
+        if missing and version == SCHEMA_VERSION:  # (an older case gets the tables of later schemas by migration)
             db.close()
             raise CaseError(path, f"is a damaged case: table(s) {', '.join(sorted(missing))} missing")
         return version
