@@ -178,27 +178,22 @@ class CaseMeta:
 
 @dataclass(frozen=True)
 class EvidenceItem:
-    """An evidence file: `item` (1, 2, ...), the path as given and absolute, its SHA-256, size and probe."""
+    """An evidence file: `item` (1, 2, ...), the path as given and absolute, its SHA-256, its probe (`info`, as
+    `core.video.probe_video` gave it when the item was added), when and by whom it was added."""
 
     item: int
     path: str
     abs_path: str
     sha256: str
-    size_bytes: int
-    container: str
-    codec: str
-    width: int
-    height: int
-    fps: float
-    frame_count: int
-    rotation: int
-    duration_s: float
-    probe_json: str
+    info: VideoInfo
     added_utc: str
     added_by: str
 
-    def video_info(self) -> VideoInfo:
-        return VideoInfo.from_dict(json.loads(self.probe_json))
+    @classmethod
+    def from_row(cls, r: dict) -> "EvidenceItem":
+        return cls(item=r["item"], path=r["path"], abs_path=r["abs_path"], sha256=r["sha256"],
+                   info=VideoInfo.from_dict(json.loads(r["probe_json"])), added_utc=r["added_utc"],
+                   added_by=r["added_by"])
 
     @property
     def name(self) -> str:
@@ -835,9 +830,9 @@ class Case:
         index = int(index)
         if index < 0:
             raise CaseError(self.path, f"item {item}: there is no {target} {index}")
-        if target == "frame" and it.frame_count > 0 and index >= it.frame_count:
-            raise CaseError(self.path, f"item {item} ({it.name}) has {it.frame_count} frames (0-{it.frame_count - 1})"
-                                       f"; there is no frame {index}")
+        n = it.info.frame_count
+        if target == "frame" and n > 0 and index >= n:
+            raise CaseError(self.path, f"item {item} ({it.name}) has {n} frames (0-{n - 1}); there is no frame {index}")
         if target == "track":
             known = self.tracks(item)
             if known is not None and index not in known:
@@ -923,17 +918,17 @@ class Case:
         return CaseMeta(r["case_id"], r["analyst"], r["notes"], r["created_utc"], r["software_version"], version)
 
     def items(self) -> list[EvidenceItem]:
-        return [EvidenceItem(**r) for r in self._rows("SELECT * FROM evidence ORDER BY item")]
+        return [EvidenceItem.from_row(r) for r in self._rows("SELECT * FROM evidence ORDER BY item")]
 
     def item(self, item: int) -> EvidenceItem:
         rows = self._rows("SELECT * FROM evidence WHERE item = ?", (int(item),))
         if not rows:
             raise CaseError(self.path, f"has no evidence item {item}")
-        return EvidenceItem(**rows[0])
+        return EvidenceItem.from_row(rows[0])
 
     def item_by_sha(self, sha256: str) -> EvidenceItem | None:
         rows = self._rows("SELECT * FROM evidence WHERE sha256 = ?", (sha256.lower(),))
-        return EvidenceItem(**rows[0]) if rows else None
+        return EvidenceItem.from_row(rows[0]) if rows else None
 
     def find_item(self, ref: str) -> EvidenceItem:
         """An item by number ("2"), path as given or absolute, file name, or SHA-256 prefix (8+ hex digits)."""

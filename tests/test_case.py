@@ -83,7 +83,7 @@ def test_round_trip(filled, tmp_path):
         assert case.meta.schema_version == SCHEMA_VERSION and case.meta.notes == "from the court"
         [item] = case.items()
         assert (item.item, item.path, item.abs_path, item.sha256) == (1, "clip.mp4", str(video), result.video.sha256)
-        assert item.video_info() == result.video and item.frame_count == 250 and item.codec == "h264"
+        assert item.info == result.video and item.info.frame_count == 250 and item.info.codec == "h264"
         [rec] = case.analyses(1)
         assert rec.model_sha256 == result.model.sha256 and rec.verdict == result.summary.verdict
         assert json.loads(rec.settings_json) == result.settings.to_dict() and not rec.from_cache

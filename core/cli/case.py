@@ -141,7 +141,8 @@ def _info(args) -> int:
                 f"(analysis {last.id}, {last.model_name}{', from the cache' if last.from_cache else ''}; "
                 f"{len(analyses)} analys{'i' if len(analyses) == 1 else 'e'}s of this item)")
             print(f"  {it.item}  {it.path}")
-            print(f"     SHA-256 {it.sha256}, {it.width}x{it.height}, {it.fps:.3f} fps, {it.frame_count} frames")
+            v = it.info
+            print(f"     SHA-256 {it.sha256}, {v.width}x{v.height}, {v.fps:.3f} fps, {v.frame_count} frames")
             print(f"     {verdict}")
             print(f"     review: {_review_counts(case.review(it.item), len(case.review_history(it.item)))}")
     return 0
@@ -307,13 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     from core.threads import configure_threads
 
     configure_threads()  # before anything loads torch (export, import-cache read video)
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0) if e.code in (0, None) else 2
-    try:
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
+    except SystemExit as e:  # from argparse only: --help (0) or a usage error (2)
+        return 0 if e.code in (0, None) else 2
     except CaddmError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
