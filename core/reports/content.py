@@ -150,7 +150,7 @@ def _identity(result: AnalysisResult):
         status = ("Identity descriptors were not computed in this analysis." if "identity" not in
                   result.settings.extra else "No analysed face was described.")
         return [status, about, limits], None, None
-    how = f"{described} faces were described" + (f" (a track's first analysed frame, then every {every}th)"
+    how = f"{described} faces were described" + (f" (a track's first analysed frame, then one in every {every})"
                                                   if every and every > 1 else "") + "."
     ref = result.reference
     ref_table = None
