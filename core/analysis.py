@@ -25,6 +25,7 @@ from . import __version__
 from .artifacts import BoxSettings
 from .faces.pipeline import DetectorSettings, FacePipeline, PreparedFace
 from .faces.align import crop_to_frame
+from .faces.identity import DESCRIPTOR_MODEL
 from .frames import FrameSelection
 from .inference import Predictor
 from .threads import omp_passive
@@ -35,6 +36,11 @@ from .video import VideoReader, probe_video
 
 ProgressFn = Callable[[int, int, "FrameResult | None"], None]
 CancelFn = Callable[[], bool]
+
+#: Identity descriptors: a track's first analysed frame and then every 3rd. dlib's descriptor costs about 3x the
+#: model's time per face on a 2-core CPU: describing every analysed frame cut all-frames throughput on a 720p
+#: clip to 0.36x, every 3rd kept it at 0.62-0.78x (docs/IDENTITY.md).
+IDENTITY_EVERY = 3
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,16 @@ class AnalysisOptions:
     batch_size: int = 16
     device: str = "auto"
     torch_threads: int | None = None  # None: all (passive OpenMP waiting) or all but one (see core.threads)
+    identity: bool = True  # an identity descriptor per face (core.faces.identity), never part of P(fake)
+    identity_every: int = IDENTITY_EVERY  # describe a track's face in every this-many-th of its analysed frames
 
     def settings(self, device_used: str = "any") -> AnalysisSettings:
         """The settings a result of these options records (`device_used`: the device that ran it)."""
+        extra = {"boxes": self.boxes.to_dict()}
+        if self.identity:
+            extra["identity"] = {"descriptor_model": DESCRIPTOR_MODEL, "every": int(self.identity_every)}
         return AnalysisSettings(frame_selection=self.frames, threshold=self.threshold, device=device_used,
-                                batch_size=self.batch_size, detector=self.detector.to_dict(),
-                                extra={"boxes": self.boxes.to_dict()})
+                                batch_size=self.batch_size, detector=self.detector.to_dict(), extra=extra)
 
 
 @dataclass
@@ -109,7 +119,8 @@ def _face_result(face: PreparedFace, prediction) -> FaceResult:
         artifacts = [Artifact(box=b, corners=c, score=a.score, crop_box=a.box)
                      for a, c, b in zip(prediction.artifacts, corners, boxes)]
     return FaceResult(track=face.track, box=face.box, det_score=None if np.isnan(face.det_score) else face.det_score,
-                      score=prediction.prob, landmarks=face.landmarks, artifacts=artifacts)
+                      score=prediction.prob, landmarks=face.landmarks, artifacts=artifacts,
+                      descriptor=face.descriptor)
 
 
 def analyze_video(path, predictor: Predictor, options: AnalysisOptions = AnalysisOptions(),
@@ -122,6 +133,7 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
     info = info or probe_video(path)
     indices = options.frames.indices(info.frame_count)
     pipeline = pipeline or FacePipeline(options.detector)
+    pipeline.identity_every = max(1, int(options.identity_every)) if options.identity else 0
     pipeline.reset(frame_step=max((b - a for a, b in zip(indices, indices[1:])), default=1))
     timings: dict[str, float] = {"probe": time.perf_counter() - t_start}
 

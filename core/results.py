@@ -15,6 +15,8 @@ Shapes:
     Artifact.corners               (4, 2)    frame px, TL TR BR BL of crop_box
     FaceResult.box                 (4,)      frame px
     FaceResult.landmarks           (68, 2)   frame px, or None
+    FaceResult.descriptor          (128,)    float32 face descriptor (core.faces.identity), or None; JSON: base64
+                                             of float16, and held quantised to float16 so it round-trips exactly
     FrameResult.score              max over the frame's faces, None when it has no face
     track_series(frames)[t]        (times (N,) s, frame indices (N,), scores (N,) NaN where track t is absent)
 """
@@ -32,8 +34,11 @@ import numpy as np
 from core import __version__
 from core.atomic import atomic_open
 from core.errors import CaddmError, OutputError
+from core.faces.identity import (consistency_jumps, descriptor_from_text, descriptor_to_text, distances,
+                                 identity_verdict, quantise, track_consistency)
 from core.frames import FrameSelection
 from core.evidence import VideoInfo
+from core.reference import Reference
 
 SCHEMA = "caddm-inspector/report@1"
 SOFTWARE_NAME = "caddm-inspector"
@@ -125,8 +130,9 @@ class Artifact:
 @dataclass
 class FaceResult:
     """One face in one frame: track id, face box (xyxy frame px), detector score (None when the face was followed
-    by its landmarks between two detector runs), P(fake), 68 landmarks ((68, 2) frame px, or None when not kept)
-    and the artifact boxes."""
+    by its landmarks between two detector runs), P(fake), 68 landmarks ((68, 2) frame px, or None when not kept),
+    the artifact boxes, its identity descriptor ((128,) float32, None when identity was off or this frame was not
+    described) and its distance to the nearest reference descriptor (None without a reference)."""
 
     track: int
     box: tuple[float, float, float, float]
@@ -134,6 +140,8 @@ class FaceResult:
     score: float
     landmarks: tuple[tuple[float, float], ...] | None = None
     artifacts: list[Artifact] = field(default_factory=list)
+    descriptor: np.ndarray | None = None
+    identity_distance: float | None = None
 
     def __post_init__(self):
         self.track = int(self.track)
@@ -143,11 +151,20 @@ class FaceResult:
         if self.landmarks is not None:
             self.landmarks = _points(self.landmarks, 68, "landmarks")
         self.artifacts = [a if isinstance(a, Artifact) else Artifact.from_dict(a) for a in self.artifacts]
+        if self.descriptor is not None:
+            self.descriptor = (descriptor_from_text(self.descriptor) if isinstance(self.descriptor, str)
+                               else quantise(self.descriptor))
+        self.identity_distance = _opt_score(self.identity_distance)
+
+    def __eq__(self, other):  # the descriptor is an array: compare the stored form
+        return self.to_dict() == other.to_dict() if isinstance(other, FaceResult) else NotImplemented
 
     def to_dict(self) -> dict:
         return {"track": self.track, "box": list(self.box), "det_score": self.det_score, "score": self.score,
                 "landmarks": None if self.landmarks is None else [list(p) for p in self.landmarks],
-                "artifacts": [a.to_dict() for a in self.artifacts]}
+                "artifacts": [a.to_dict() for a in self.artifacts],
+                "descriptor": None if self.descriptor is None else descriptor_to_text(self.descriptor),
+                "identity_distance": self.identity_distance}
 
     def artifacts_at(self, threshold: float) -> list["Artifact"]:
         """The artifact boxes to show at `threshold`: all of them when the face scores at or above it, none below.
@@ -159,7 +176,8 @@ class FaceResult:
     @classmethod
     def from_dict(cls, d: dict) -> "FaceResult":
         return cls(track=d["track"], box=d["box"], det_score=d["det_score"], score=d["score"],
-                   landmarks=d.get("landmarks"), artifacts=[Artifact.from_dict(a) for a in d.get("artifacts", [])])
+                   landmarks=d.get("landmarks"), artifacts=[Artifact.from_dict(a) for a in d.get("artifacts", [])],
+                   descriptor=d.get("descriptor"), identity_distance=d.get("identity_distance"))
 
 
 @dataclass
@@ -196,9 +214,59 @@ class FrameResult:
 
 
 @dataclass
+class TrackIdentity:
+    """The identity evidence of one face track (`core.faces.identity`), independent of P(fake).
+
+    n: the track's faces with a descriptor. Against a reference (all None without one): median, p10 and p90 of
+    their distances to the nearest reference descriptor, and the verdict ("same person", "different person",
+    "inconclusive"). Without a reference as well: consistency_median / consistency_max of each face's distance to
+    the track's median descriptor, and `jumps`, the frame indices where that distance exceeds JUMP_DISTANCE."""
+
+    n: int
+    median: float | None = None
+    p10: float | None = None
+    p90: float | None = None
+    verdict: str | None = None
+    consistency_median: float | None = None
+    consistency_max: float | None = None
+    jumps: list[int] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.n = int(self.n)
+        for k in ("median", "p10", "p90", "consistency_median", "consistency_max"):
+            setattr(self, k, _opt_score(getattr(self, k)))
+        self.jumps = [int(i) for i in self.jumps]
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrackIdentity":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def track_identity(faces: Sequence[tuple[int, "FaceResult"]]) -> TrackIdentity | None:
+    """A track's `TrackIdentity` from its (frame index, face) pairs in frame order; None when none has a
+    descriptor."""
+    described = [(i, f) for i, f in faces if f.descriptor is not None]
+    if not described:
+        return None
+    consistency = track_consistency(np.stack([f.descriptor for _, f in described]))
+    out = TrackIdentity(n=len(described), consistency_median=float(np.median(consistency)),
+                        consistency_max=float(consistency.max()),
+                        jumps=consistency_jumps(consistency, [i for i, _ in described]))
+    dists = np.array([f.identity_distance for _, f in described if f.identity_distance is not None])
+    if len(dists):
+        out.median, out.verdict = round_score(np.median(dists)), identity_verdict(dists)
+        out.p10, out.p90 = round_score(np.percentile(dists, 10)), round_score(np.percentile(dists, 90))
+    return out
+
+
+@dataclass
 class TrackSummary:
     """One face track over the analysed frames: first/last analysed frame it appears in, their times, how many
-    analysed frames it appears in, mean and max P(fake), and the share of those frames with score >= threshold."""
+    analysed frames it appears in, mean and max P(fake), the share of those frames with score >= threshold, and
+    its identity evidence (None when no face of it has a descriptor)."""
 
     track: int
     first_frame: int
@@ -209,6 +277,7 @@ class TrackSummary:
     mean_score: float
     max_score: float
     share_above: float
+    identity: TrackIdentity | None = None
 
     def __post_init__(self):
         for k in ("track", "first_frame", "last_frame", "n_frames"):
@@ -216,9 +285,13 @@ class TrackSummary:
         self.start_s, self.end_s = round_time(self.start_s), round_time(self.end_s)
         for k in ("mean_score", "max_score", "share_above"):
             setattr(self, k, round_score(getattr(self, k)))
+        if isinstance(self.identity, dict):
+            self.identity = TrackIdentity.from_dict(self.identity)
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["identity"] = None if self.identity is None else self.identity.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrackSummary":
@@ -312,6 +385,10 @@ def track_series(frames: Sequence[FrameResult]) -> dict[int, tuple[np.ndarray, n
 def track_summaries(frames: Sequence[FrameResult], threshold: float) -> list[TrackSummary]:
     """One `TrackSummary` per track id, sorted by track id. A track seen twice in one frame counts once (max)."""
     threshold = round_score(threshold)
+    faces: dict[int, list[tuple[int, FaceResult]]] = {}
+    for fr in sorted(frames, key=lambda f: f.index):
+        for face in fr.faces:
+            faces.setdefault(face.track, []).append((fr.index, face))
     out = []
     for track, (times, indices, ys) in track_series(frames).items():
         at = np.flatnonzero(~np.isnan(ys))
@@ -319,7 +396,8 @@ def track_summaries(frames: Sequence[FrameResult], threshold: float) -> list[Tra
         out.append(TrackSummary(track=track, first_frame=indices[at[0]], last_frame=indices[at[-1]],
                                 start_s=times[at[0]], end_s=times[at[-1]], n_frames=len(scores),
                                 mean_score=sum(scores) / len(scores), max_score=max(scores),
-                                share_above=sum(s >= threshold for s in scores) / len(scores)))
+                                share_above=sum(s >= threshold for s in scores) / len(scores),
+                                identity=track_identity(faces[track])))
     return out
 
 
@@ -460,7 +538,8 @@ class AnalysisResult:
 
     frames are in increasing index order; `tracks` and `summary` are derived from `frames` at
     `settings.threshold` (use `build` or `with_threshold` to keep them consistent); `complete` is False for a
-    cancelled or failed run (partial frames); `timings` maps a stage name to seconds.
+    cancelled or failed run (partial frames); `timings` maps a stage name to seconds; `reference`: the claimed
+    person's reference the faces were compared with (`with_reference`), None without one.
     """
 
     video: VideoInfo
@@ -476,6 +555,7 @@ class AnalysisResult:
     created_utc: str = field(default_factory=utc_now)
     software: dict = field(default_factory=_software)
     schema: str = SCHEMA
+    reference: Reference | None = None
 
     def __post_init__(self):
         self.timings = {str(k): round(float(v), 4) + 0.0 for k, v in self.timings.items()}
@@ -497,6 +577,20 @@ class AnalysisResult:
                        tracks=track_summaries(self.frames, settings.threshold),
                        summary=summarize(self.frames, settings.threshold))
 
+    def with_reference(self, reference: Reference | None) -> "AnalysisResult":
+        """A copy compared with the claimed person's reference: each face with a descriptor gets its distance to
+        the nearest reference descriptor (None when the reference holds none), the tracks their identity verdicts,
+        and `reference` records the files. None removes a comparison. Scores and boxes are unchanged."""
+        ref = None if reference is None else reference.descriptors
+        described = [f for fr in self.frames for f in fr.faces if f.descriptor is not None]
+        found = {}
+        if ref is not None and len(ref) and described:
+            found = dict(zip(map(id, described), distances(np.stack([f.descriptor for f in described]), ref)))
+        frames = [replace(fr, faces=[replace(f, identity_distance=found.get(id(f))) for f in fr.faces])
+                  for fr in self.frames]
+        return replace(self, frames=frames, tracks=track_summaries(frames, self.settings.threshold),
+                       reference=reference)
+
     def frame(self, index: int) -> FrameResult | None:
         """The analysed frame with this index, or None."""
         for f in self.frames:
@@ -516,6 +610,7 @@ class AnalysisResult:
             "video": self.video.to_dict(),
             "model": self.model.to_dict(),
             "settings": self.settings.to_dict(),
+            "reference": None if self.reference is None else self.reference.to_dict(),
             "summary": self.summary.to_dict(),
             "tracks": [t.to_dict() for t in self.tracks],
             "timings": dict(self.timings),
@@ -533,7 +628,8 @@ class AnalysisResult:
             video=VideoInfo.from_dict(d["video"]), model=ModelInfo.from_dict(d["model"]),
             settings=AnalysisSettings.from_dict(d["settings"]), summary=Summary.from_dict(d["summary"]),
             tracks=[TrackSummary.from_dict(t) for t in d["tracks"]], timings=dict(d.get("timings", {})),
-            review=Review.from_dict(d.get("review", {})), frames=[FrameResult.from_dict(f) for f in d["frames"]])
+            review=Review.from_dict(d.get("review", {})), frames=[FrameResult.from_dict(f) for f in d["frames"]],
+            reference=None if d.get("reference") is None else Reference.from_dict(d["reference"]))
 
     def to_json(self, indent: int | None = None) -> str:
         sep = (",", ": ") if indent is not None else (",", ":")

@@ -18,6 +18,7 @@ from .checkpoints import load_model
 from .errors import CaddmError
 from .hashing import sha256_file_memo
 from .inference import Predictor
+from .reference import Reference
 from .registry import resolve_model
 from .results import AnalysisResult
 from .evidence import VideoInfo
@@ -60,15 +61,18 @@ def _cached(cache: ResultCache, info: VideoInfo, model_sha: str, options: Analys
 
 def analyze_cached(path: str | os.PathLike, predictor: Predictor, options: AnalysisOptions,
                    cache: ResultCache | None = None, progress: ProgressFn | None = None,
-                   cancel: CancelFn | None = None, info: VideoInfo | None = None) -> tuple[AnalysisResult, bool]:
+                   cancel: CancelFn | None = None, info: VideoInfo | None = None,
+                   reference: Reference | None = None) -> tuple[AnalysisResult, bool]:
     """(result, came_from_cache). Analyses when the cache has nothing; stores the result only when complete
-    (a cancelled run is never cached)."""
+    (a cancelled run is never cached). `reference` (`core.reference.load_reference`): the faces are compared
+    with the claimed person's reference after the cache (the cache holds the descriptors, not the comparison)."""
     info = info or probe_video(path)
+    result = None
     if cache is not None:
-        hit = _cached(cache, info, model_sha256(predictor), options, path)
-        if hit is not None:
-            return hit, True
-    result = analyze_video(path, predictor, options, progress=progress, cancel=cancel, info=info)
-    if cache is not None and result.complete:
-        cache.put(cache.key_for(result), result)
-    return result, False
+        result = _cached(cache, info, model_sha256(predictor), options, path)
+    cached = result is not None
+    if not cached:
+        result = analyze_video(path, predictor, options, progress=progress, cancel=cancel, info=info)
+        if cache is not None and result.complete:
+            cache.put(cache.key_for(result), result)
+    return (result if reference is None else result.with_reference(reference)), cached

@@ -3,6 +3,7 @@
     caddm-analyze VIDEO_OR_FOLDER... --out DIR [--model PATH] [--device auto|cpu|cuda|mps]
                   [--all-frames | --stride K | --frames N] [--threshold T] [--format json,csv,html,pdf]
                   [--case-id ID] [--analyst NAME] [--notes TEXT] [--case FILE] [--no-cache]
+                  [--reference PATH [PATH ...]]
 
 Writes DIR/<video name>/ per video and prints one verdict line per video.
 Exit codes: 0 all videos analysed, 1 at least one failed (the others still run), 2 usage error.
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(created when missing, with --case-id and --analyst; docs/CASES.md)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--no-cache", action="store_true", help="re-analyse even when a cached result exists")
+    p.add_argument("--reference", nargs="+", metavar="PATH", default=None,
+                   help="photos or videos of the person the videos claim to show: each face is compared with them "
+                        "(identity evidence, separate from P(fake))")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -171,6 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     except (CaddmError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    reference = None
+    if args.reference:
+        from ..reference import load_reference
+
+        try:
+            reference = load_reference(args.reference)
+        except CaddmError as e:  # the face models themselves are missing
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        for msg in reference.messages():
+            print(f"warning: {msg}", file=sys.stderr)
     threshold = predictor.model.info.default_threshold if args.threshold is None else args.threshold
     options = AnalysisOptions(frames=_frame_selection(args), threshold=threshold, batch_size=args.batch_size,
                               device=args.device)
@@ -196,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             info = probe_video(video)
             bar = ProgressBar(video.name, enabled=not args.quiet)
             started = utc_now() if case_file else None
-            result, cached = analyze_cached(video, predictor, options, cache, progress=bar, info=info)
+            result, cached = analyze_cached(video, predictor, options, cache, progress=bar, info=info,
+                                            reference=reference)
             if case_file:  # the report then shows the case's review and audit summary
                 cached_review = result.review
                 result, record = case_file.record_run(video, info, result, cached, started)
@@ -211,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
             if case_file:
                 case_file.record_exports(record.item, record.id, written)
             print(verdict_line(result, report_dir), flush=True)
+            for t in result.tracks if reference is not None else []:
+                if t.identity is not None and t.identity.verdict is not None:
+                    print(f"        identity, track {t.track}: {t.identity.verdict} (median distance to the "
+                          f"reference {t.identity.median:.3f}, {t.identity.n} described faces)", flush=True)
         except CaddmError as e:
             print(f"error: {e}", file=sys.stderr)
             failed = True

@@ -1,5 +1,7 @@
 """From decoded frames to aligned face crops: detect (on a downscaled copy, every few frames), follow faces between
-detections by their landmarks, fit 68 landmarks at full resolution, align to the 224 crop, link faces into tracks.
+detections by their landmarks, fit 68 landmarks at full resolution, align to the 224 crop, link faces into tracks,
+and (when `identity_every` > 0) describe the faces' identity (`core.faces.identity`): the first face of each track
+and then every `identity_every`-th processed frame in which the track appears.
 
 `FacePipeline.process(frame) -> list[PreparedFace]`, frames in increasing index order. Coordinates: boxes xyxy
 frame pixels; `M` (2, 3) maps frame pixels to crop pixels.
@@ -50,6 +52,7 @@ class PreparedFace:
     landmarks: np.ndarray  # (68, 2) frame px
     crop: np.ndarray  # (224, 224, 3) BGR uint8
     matrix: np.ndarray  # (2, 3) frame px -> crop px
+    descriptor: np.ndarray | None = None  # (128,) float32 identity descriptor, None when not described
 
 
 @dataclass
@@ -57,6 +60,7 @@ class StageTimes:
     detect: float = 0.0
     landmarks: float = 0.0
     align: float = 0.0
+    identity: float = 0.0
     detections: int = 0  # frames on which the detector ran
 
     def to_dict(self) -> dict:
@@ -89,12 +93,15 @@ class _Followed:
 class FacePipeline:
     """Stateful per video: call `process` on frames in increasing index order; `reset()` between videos."""
 
-    def __init__(self, settings: DetectorSettings = DetectorSettings(), align: AlignParams = AlignParams()):
+    def __init__(self, settings: DetectorSettings = DetectorSettings(), align: AlignParams = AlignParams(),
+                 identity_every: int = 0):
         self.settings = settings
         self.align_params = align
         self.detector = FaceDetector(settings.max_side, settings.upsample, settings.threshold)
         self._fine_detector = None  # upsampled, made on first need
         self.landmarks = LandmarkPredictor()
+        self.identity_every = int(identity_every)  # 0: no identity descriptors
+        self._embedder = None  # made on first need
         self.times = StageTimes()
         self.reset()
 
@@ -105,6 +112,7 @@ class FacePipeline:
         self.tracker = FaceTracker(self.settings.track_iou, max_gap=max_gap)
         self._followed: dict[int, _Followed] = {}
         self._last_detection: int | None = None
+        self._since_described: dict[int, int] = {}  # track -> its processed frames since its last descriptor
 
     def _due(self, index: int) -> bool:
         return (self._last_detection is None or not self._followed
@@ -118,6 +126,20 @@ class FacePipeline:
                 self._fine_detector = FaceDetector(s.max_side, s.upsample + 1, s.threshold)
             dets = [d for d in self._fine_detector.detect(image) if d.box[2] - d.box[0] >= s.min_face]
         return dets
+
+    def _describe(self, track: int, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+        if self.identity_every <= 0:
+            return None
+        since = self._since_described.get(track)
+        if since is not None and since + 1 < self.identity_every:
+            self._since_described[track] = since + 1
+            return None
+        if self._embedder is None:
+            from .identity import FaceEmbedder
+
+            self._embedder = FaceEmbedder()
+        self._since_described[track] = 0
+        return self._embedder.describe(image, landmarks)
 
     def process(self, index: int, image: np.ndarray) -> list[PreparedFace]:
         t0 = time.perf_counter()
@@ -143,11 +165,13 @@ class FacePipeline:
             tb = time.perf_counter()
             crop, matrix = align_face(image, lm, self.align_params)
             tc = time.perf_counter()
+            descriptor = self._describe(track, image, lm)
             self.times.landmarks += tb - ta
             self.times.align += tc - tb
+            self.times.identity += time.perf_counter() - tc
             prev = self._followed.get(track)
             ratio = _box_ratio(box, lm) if detected or prev is None else prev.ratio
             followed[track] = _Followed(lm, ratio, index)
-            faces.append(PreparedFace(track, box, score, lm, crop, matrix))
+            faces.append(PreparedFace(track, box, score, lm, crop, matrix, descriptor))
         self._followed = followed
         return faces

@@ -89,6 +89,9 @@ class ReportContent:
     summary_rows: list[tuple[str, str]]
     track_table: tuple[list[str], list[list[str]]]
     track_review_rows: list[tuple[str, str]]
+    identity_text: list[str]
+    reference_table: tuple[list[str], list[list[str]]] | None
+    identity_table: tuple[list[str], list[list[str]]] | None
     timing_rows: list[tuple[str, str]]
     about_rows: list[tuple[str, str]]
     top: list[FrameEntry]
@@ -122,6 +125,59 @@ def _explanation(result: AnalysisResult) -> tuple[str, str, list[str]]:
                 "manipulation it recognises.")
         label = "REAL"
     return label, line, [how, limits]
+
+
+def _identity(result: AnalysisResult):
+    """(paragraphs, reference files table or None, per-track table or None) of the report's Identity section."""
+    from core.faces.identity import DIFFERENT_MIN, JUMP_DISTANCE, MIN_FACES, SAME_MAX
+
+    about = (f"Identity is a second line of evidence, separate from the model's P(fake) and never mixed into it. "
+             f"Each described face gets a 128-number descriptor from dlib's face-recognition network; descriptors "
+             f"of one person lie close together (Euclidean distance). Compared with a reference of the claimed "
+             f"person, a track whose median distance is at most {SAME_MAX:.2f} reads \u201csame person\u201d, at "
+             f"least {DIFFERENT_MIN:.2f} \u201cdifferent person\u201d (dlib's published operating point is 0.6), in "
+             f"between, or with fewer than {MIN_FACES} described faces, \u201cinconclusive\u201d. Consistency needs no "
+             f"reference: each face's distance to its track's median descriptor; frames above {JUMP_DISTANCE:.2f} "
+             f"are listed as jumps (the face changes identity within the track).")
+    limits = ("What it can show: a face swap replaces the claimed person's inner face with someone else's, and "
+              "then lies far from the reference. What it cannot show: expression re-enactment (such as Face2Face "
+              "or NeuralTextures) and lip-sync keep the person's identity and pass this check, so \u201csame "
+              "person\u201d does not mean the video is authentic. \u201cDifferent person\u201d is only as good as "
+              "the reference: it must truly show the claimed person; lookalikes, years between recordings, heavy "
+              "compression, profile views and small faces move distances.")
+    described = sum(f.descriptor is not None for fr in result.frames for f in fr.faces)
+    every = (result.settings.extra.get("identity") or {}).get("every")
+    if not described:
+        status = ("Identity descriptors were not computed in this analysis." if "identity" not in
+                  result.settings.extra else "No analysed face was described.")
+        return [status, about, limits], None, None
+    how = f"{described} faces were described" + (f" (a track's first analysed frame, then one in every {every})"
+                                                  if every and every > 1 else "") + "."
+    ref = result.reference
+    ref_table = None
+    if ref is None:
+        how += " No reference of the claimed person was given: only the consistency within each track is shown."
+    else:
+        used = len(ref.descriptors)
+        how += (f" Reference: {len(ref.files)} file(s), {used} face(s) used." if used else
+                " A reference was given but no face was found in it: no distances were computed.")
+        ref_table = (["File", "SHA-256", "Notes", "Images read", "Faces found", "Faces used"],
+                     [[f.path, f.sha256 or DASH, "; ".join(f.notes) or DASH, f"{f.frames_read} ({f.kind})",
+                       str(f.faces_found), str(f.faces_used)] for f in ref.files])
+    rows = []
+    for t in result.tracks:
+        i = t.identity
+        if i is None:
+            rows.append([str(t.track), "0"] + [DASH] * 5)
+            continue
+        spread = DASH if i.p10 is None else f"{i.p10:.3f}\u2013{i.p90:.3f}"
+        median = DASH if i.median is None else f"{i.median:.3f}"
+        jumps = ", ".join(map(str, i.jumps[:12])) + (f" (+{len(i.jumps) - 12})" if len(i.jumps) > 12 else "")
+        rows.append([str(t.track), str(i.n), median, spread, i.verdict or "no reference",
+                     f"{i.consistency_median:.3f} / {i.consistency_max:.3f}", jumps or "none"])
+    header = ["Track", "Faces described", "Median distance", "10th\u201390th pct.", "Verdict",
+              "Consistency median / max", "Jump frames"]
+    return [how, about, limits], ref_table, (header, rows)
 
 
 def build_content(result: AnalysisResult, frame_source: FrameSource | None = None, top_n: int = 6,
@@ -172,6 +228,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
     track_review_rows = [(f"Track {t}", "; ".join((["flagged by analyst"] if t in rv.track_flags else [])
                                                   + ([f"note: {rv.track_notes[t]}"] if t in rv.track_notes else [])))
                          for t in sorted(rv.track_flags | set(rv.track_notes))]
+    identity_text, reference_table, identity_table = _identity(result)
     timing_rows = [(k, f"{v_:.2f} s") for k, v_ in result.timings.items()]
     if timing_rows:
         timing_rows.append(("total", f"{sum(result.timings.values()):.2f} s"))
@@ -229,5 +286,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
                          evidence_rows=evidence_rows, model_rows=model_rows, settings_rows=settings_rows,
                          summary_rows=summary_rows, track_table=(header, rows),
                          track_review_rows=track_review_rows, timing_rows=timing_rows,
+                         summary_rows=summary_rows, track_table=(header, rows), identity_text=identity_text,
+                         reference_table=reference_table, identity_table=identity_table, timing_rows=timing_rows,
                          about_rows=about_rows, top=top, reviewed=reviewed, sha_prefix=v.sha256[:16],
                          generated_utc=generated)

@@ -1,7 +1,8 @@
 """frames.csv: one row per face per analysed frame (a frame without a face gets one row with empty face fields).
 
 Columns: frame, time_s, frame_score, face (index within the frame), track, det_score, score (P(fake)),
-box_x0, box_y0, box_x1, box_y1 (xyxy frame px), n_artifacts, artifacts, flagged, note.
+box_x0, box_y0, box_x1, box_y1 (xyxy frame px), n_artifacts, artifacts, identity_distance (to the nearest reference
+descriptor; empty without a reference or when the face was not described), flagged, note.
 `artifacts` is compact: ``x0 y0 x1 y1 score`` per artifact (xyxy frame px of the quadrilateral's bounds), joined
 by ``;``. Free text (notes) that a spreadsheet would run as a formula is prefixed with ``'``.
 """
@@ -13,7 +14,7 @@ import io
 from core.results import AnalysisResult
 
 COLUMNS = ["frame", "time_s", "frame_score", "face", "track", "det_score", "score", "box_x0", "box_y0", "box_x1",
-           "box_y1", "n_artifacts", "artifacts", "flagged", "note"]
+           "box_y1", "n_artifacts", "artifacts", "identity_distance", "flagged", "note"]
 
 
 def _num(x) -> str:
@@ -38,9 +39,10 @@ def csv_text(result: AnalysisResult) -> str:
         common = [fr.index, _num(fr.time_s), _num(fr.score)]
         tail = ["1" if fr.index in flags else "0", _safe_text(notes.get(fr.index, ""))]
         if not fr.faces:
-            w.writerow(common + [""] * 9 + tail)
+            w.writerow(common + [""] * (len(COLUMNS) - len(common) - len(tail)) + tail)
             continue
         for i, face in enumerate(fr.faces):
             w.writerow(common + [i, face.track, _num(face.det_score), _num(face.score), *map(_num, face.box),
-                                 len(face.artifacts), artifacts_string(face.artifacts)] + tail)
+                                 len(face.artifacts), artifacts_string(face.artifacts),
+                                 _num(face.identity_distance)] + tail)
     return buf.getvalue()

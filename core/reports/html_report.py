@@ -15,9 +15,10 @@ CSS = """
 body{font-family:"DejaVu Sans",Arial,Helvetica,sans-serif;color:#1a1a1a;margin:0;background:#f4f4f4}
 main{max-width:1000px;margin:0 auto;background:#fff;padding:28px 36px 40px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;border-bottom:2px solid #333;padding-bottom:3px;margin:26px 0 10px}
+h3{font-size:14px;margin:14px 0 6px}
 .sub{color:#555;font-size:12px;margin-bottom:14px}
 table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{border:1px solid #ccc;padding:4px 7px;text-align:left;vertical-align:top}
+th,td{border:1px solid #ccc;padding:4px 7px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#eee}
 table.kv th{width:28%;font-weight:600}table.kv td{white-space:pre-wrap}
 td.mono,.mono{font-family:"DejaVu Sans Mono",Consolas,monospace;word-break:break-all}
@@ -120,6 +121,11 @@ def render_html(c: ReportContent, timeline_png: bytes, threshold: float) -> str:
     parts += ["<h2>Face tracks</h2>", _table(header, rows) if rows else "<p class=expl>No face tracks.</p>"]
     if c.track_review_rows:
         parts += ["<h2>Face tracks flagged or annotated by the analyst</h2>", _kv(c.track_review_rows)]
+    parts += ["<h2>Identity</h2>"] + [f'<p class="expl">{_e(p)}</p>' for p in c.identity_text]
+    if c.reference_table is not None:
+        parts += ["<h3>Reference files</h3>", _table(*c.reference_table, numeric_from=3)]
+    if c.identity_table is not None and c.identity_table[1]:
+        parts += ["<h3>Per track</h3>", _table(*c.identity_table)]
     parts += ["<h2>Model</h2>", _kv(c.model_rows), "<h2>Settings</h2>", _kv(c.settings_rows)]
     parts += ["<h2>Most suspicious frames</h2>"]
     if c.top:

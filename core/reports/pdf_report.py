@@ -324,6 +324,17 @@ def render_pdf(result: AnalysisResult, c: ReportContent) -> bytes:
     if c.track_review_rows:
         flow.heading("Face tracks flagged or annotated by the analyst")
         flow.kv(c.track_review_rows)
+    flow.heading("Identity")
+    for p in c.identity_text:
+        flow.paragraph(p, 8.8)
+    if c.reference_table is not None:
+        flow.paragraph("Reference files", 9.5, bold=True)
+        widths = np.array([1.7, 1.9, 1.6, 0.8, 0.6, 0.6])
+        flow.table(*c.reference_table, list(widths * COL_W / widths.sum()), size=7.5)
+    if c.identity_table is not None and c.identity_table[1]:
+        flow.paragraph("Per track", 9.5, bold=True)
+        widths = np.array([0.5, 0.8, 0.8, 1.0, 1.1, 1.1, 1.2])
+        flow.table(*c.identity_table, list(widths * COL_W / widths.sum()))
     flow.heading("Model")
     flow.kv(c.model_rows)
     flow.heading("Settings")

@@ -1,7 +1,11 @@
 """Ship a trained run as the bundled default model: one safetensors file with its model card.
 
     .venv/bin/python resources/models/recipe/export.py RUN/last.safetensors --index IDX --card card.json \
-        [--precision fp16|fp32] [--out resources/models/caddm_lite_demo.safetensors]
+        [--heldout HELDOUT.json] [--precision fp16|fp32] [--out resources/models/caddm_lite_demo.safetensors]
+
+`--heldout`: the JSON `bench/heldout_eval.py --out` wrote for this checkpoint: its calibrated threshold and the
+rates at it go into the card's `calibration` (the threshold the app and caddm-analyze use by default), its per-group
+AUCs into `metrics.heldout`.
 
 With fp16 (weight tensors in half precision), the copy ships only if P(fake) stays within 1e-3 of the fp32 weights
 on the held-out test faces of the index (aligned as at test time); prints the largest difference and the file size.
@@ -30,8 +34,30 @@ from core.registry import REGISTRY, DEFAULT_MODEL  # noqa: E402
 
 def held_out_crops(index_path: str, limit: int = 96) -> np.ndarray:
     index = load_index(index_path)
-    records = index.split("test")[:limit]
+    records = (index.split("test") or index.split("val"))[:limit]
     return np.stack([aligned_crop(index.root, r)[0] for r in records])
+
+
+def with_calibration(card: dict, heldout: dict, sha256: str) -> dict:
+    """The card with `calibration` (threshold and its rates on the held-out set) and `metrics.heldout` (per-group
+    video AUC and share caught) from a bench/heldout_eval.py result of the same checkpoint."""
+    if heldout["sha256"] != sha256:
+        sys.exit(f"the held-out figures are of another checkpoint ({heldout['sha256'][:12]}, not {sha256[:12]})")
+    fp = heldout["false_positives"]
+    every = heldout["groups"]["all fakes vs all real videos"]
+    card = dict(card)
+    card["calibration"] = {
+        "threshold": round(heldout["calibrated_threshold"], 4),
+        "fpr_real_videos": round(fp["real_videos"]["rate"], 4), "tpr_fake_videos": round(every["caught"], 4),
+        "fpr_photos": round(fp["photos"]["rate"], 4),
+        "data": f"the held-out-by-identity set: {fp['real_videos']['n']} real and {every['fakes']} fake videos "
+                "(resources/models/README.md)",
+        "rule": "lowest threshold at which at most 5% of the held-out real videos score at or above it"}
+    metrics = dict(card.get("metrics", {}))
+    metrics["heldout"] = {g: {"video_auc": round(e["auc"], 4), "caught": round(e["caught"], 4),
+                              "fakes": e["fakes"], "reals": e["reals"]} for g, e in heldout["groups"].items()}
+    card["metrics"] = metrics
+    return card
 
 
 def main() -> None:
@@ -41,9 +67,12 @@ def main() -> None:
     ap.add_argument("--card", required=True, help="JSON file with the model card (data, command, metrics, ...)")
     ap.add_argument("--out", default=str(REGISTRY[DEFAULT_MODEL].path))
     ap.add_argument("--precision", choices=["fp16", "fp32"], default="fp32")
+    ap.add_argument("--heldout", default=None, help="bench/heldout_eval.py JSON of this checkpoint (calibration)")
     args = ap.parse_args()
     full = load_model(args.checkpoint)
     card = json.loads(Path(args.card).read_text())
+    if args.heldout:
+        card = with_calibration(card, json.loads(Path(args.heldout).read_text()), full.info.sha256)
     out = Path(args.out)
     save_model(full, out, half=args.precision == "fp16", **{**card, "precision": args.precision})
     half = load_model(out)

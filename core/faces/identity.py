@@ -1,0 +1,165 @@
+"""Face descriptors and the distances between them: who a face is, independently of whether it looks manipulated.
+
+A face swap replaces the claimed person's inner face with someone else's; a face-recognition descriptor of the swapped
+face then lies far from descriptors of the claimed person. Expression re-enactment (Face2Face, NeuralTextures) keeps
+the person's identity and is not seen by this check. This is a second line of evidence, never mixed into CADDM's
+P(fake).
+
+`FaceEmbedder.describe(image_bgr, landmarks68 (68, 2) frame px) -> (128,) float32`: dlib's ResNet face-recognition
+model (`dlib_face_recognition_resnet_model_v1.dat`, shipped by the face-recognition-models package) on dlib's own
+aligned 150x150 chip (`dlib.get_face_chip`, padding 0.25) cut from around the face. Descriptors are compared by
+Euclidean distance; dlib's published operating point is 0.6 (same person below, 99.38% on LFW).
+
+Pure functions (numpy only; no dlib, no OpenCV at import): `distances`, `identity_verdict`, `track_consistency`,
+`consistency_jumps`, `quantise`, `descriptor_to_text` / `descriptor_from_text` (base64 of little-endian float16,
+the result files' compact form).
+
+Thresholds on a track's median distance to the reference (`bench/identity_bench.py`, docs/IDENTITY.md). On
+FaceForensics++ pairs with the first 30% of each original as the reference, real rests and re-enactments of the same
+person gave medians 0.20-0.42, face swaps 0.50-0.80, real videos of the other person of a pair 0.69-0.85:
+    SAME_MAX        0.45: at or below, "same person" (above every real and re-enacted video, below every swap)
+    DIFFERENT_MIN   0.60: at or above, "different person": dlib's published operating point, kept because it was
+                    set across recordings of a person, where real references here came from the same recording;
+                    3 of 30 swaps (0.50-0.57) stay "inconclusive" rather than risk calling a genuine video's person
+                    someone else
+    in between, or with fewer than MIN_FACES (3) described faces: "inconclusive"
+    JUMP_DISTANCE   0.60: a face farther than this from its track's median descriptor is listed as a jump (one
+                    that dlib would call another person). On 62 tracks of 58 real clips the per-track maximum was
+                    0.29 (median) and 0.42 (90th percentile); above 0.6 were a track of a film clip, low-resolution
+                    faces under hair, and a clip whose face visibly changes
+"""
+from __future__ import annotations
+
+import base64
+import os
+
+import numpy as np
+
+DESCRIPTOR_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+DIM = 128
+CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what the model was trained on (dlib's defaults)
+CUT_MARGIN = 0.5  # of the landmarks' larger side, on each side: the chip (padding 0.25, any rotation) lies inside
+
+SAME_MAX = 0.45
+DIFFERENT_MIN = 0.6
+MIN_FACES = 3
+JUMP_DISTANCE = 0.6
+
+VERDICTS = ("same person", "different person", "inconclusive")
+
+
+def default_descriptor_model_path() -> str:
+    """Path of `dlib_face_recognition_resnet_model_v1.dat` in the installed face-recognition-models package
+    (CheckpointError naming the file when it is missing)."""
+    from core.faces.landmarks import packaged_model_path
+
+    return packaged_model_path(DESCRIPTOR_MODEL, "face descriptor model")
+
+
+class FaceEmbedder:
+    """dlib's 128-D face descriptor, model loaded once. Thread use: one embedder per thread is the safe choice."""
+
+    def __init__(self, model_path: str | os.PathLike | None = None):
+        import dlib
+
+        from core.faces.landmarks import load_dlib_model
+
+        path = str(model_path) if model_path is not None else default_descriptor_model_path()
+        self._model = load_dlib_model(dlib.face_recognition_model_v1, path, "face descriptor model",
+                                      "dlib face recognition model")
+        self.model_path = path
+
+    @staticmethod
+    def chip(image_bgr: np.ndarray, landmarks68) -> np.ndarray:
+        """dlib's aligned face chip (150, 150, 3) RGB uint8 for a face with 68 landmarks in frame pixels. Only a
+        cut around the landmarks is converted to RGB (the chip is identical to one from the whole frame)."""
+        import dlib
+
+        from core.faces.landmarks import cut_for_dlib
+
+        lm = np.asarray(landmarks68, dtype=np.float64).reshape(68, 2)
+        x0, y0 = lm.min(axis=0)
+        x1, y1 = lm.max(axis=0)
+        margin = CUT_MARGIN * max(x1 - x0, y1 - y0, 1.0)
+        img, cx0, cy0 = cut_for_dlib(image_bgr, (x0, y0, x1, y1), margin, margin)
+        pts = np.rint(lm - (cx0, cy0)).astype(int)
+        # get_face_chip only uses the parts; the rectangle is required by the type
+        shape = dlib.full_object_detection(dlib.rectangle(0, 0, img.shape[1] - 1, img.shape[0] - 1),
+                                           [dlib.point(int(x), int(y)) for x, y in pts])
+        return dlib.get_face_chip(img, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+
+    def describe(self, image_bgr: np.ndarray, landmarks68) -> np.ndarray:
+        """(128,) float32 descriptor of the face with these landmarks ((68, 2) frame px) in a BGR uint8 frame."""
+        return np.asarray(self._model.compute_face_descriptor(self.chip(image_bgr, landmarks68)), dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# pure functions
+
+
+def quantise(descriptor) -> np.ndarray:
+    """(128,) float32 holding exactly the values the compact form stores (float16): a descriptor kept in a result
+    gives the same distances before and after a JSON round trip."""
+    d = np.asarray(descriptor, dtype=np.float32).reshape(-1)
+    if d.shape != (DIM,):
+        raise ValueError(f"a face descriptor has {DIM} values, not {d.size}")
+    if not np.isfinite(d).all():
+        raise ValueError("a face descriptor must be finite")
+    return d.astype("<f2").astype(np.float32)
+
+
+def descriptor_to_text(descriptor) -> str:
+    """Base64 (ASCII) of the descriptor as 128 little-endian float16: 344 characters."""
+    return base64.b64encode(quantise(descriptor).astype("<f2").tobytes()).decode("ascii")
+
+
+def descriptor_from_text(text: str) -> np.ndarray:
+    """The (128,) float32 descriptor of `descriptor_to_text`; ValueError for anything else."""
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) != 2 * DIM:
+        raise ValueError(f"a face descriptor is {2 * DIM} bytes, not {len(raw)}")
+    return quantise(np.frombuffer(raw, dtype="<f2"))
+
+
+def distances(descriptors, reference) -> np.ndarray:
+    """(N,) float64: each descriptor's Euclidean distance to the nearest of the reference descriptors.
+
+    descriptors (N, 128), reference (M, 128) with M >= 1 (ValueError otherwise)."""
+    a = np.asarray(descriptors, dtype=np.float64).reshape(-1, DIM)
+    b = np.asarray(reference, dtype=np.float64).reshape(-1, DIM)
+    if len(b) == 0:
+        raise ValueError("no reference descriptor to compare with")
+    if len(a) == 0:
+        return np.zeros(0)
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.clip(d2, 0.0, None).min(axis=1))
+
+
+def identity_verdict(dists) -> str:
+    """"same person" when the median distance is at most SAME_MAX, "different person" when at least
+    DIFFERENT_MIN, else "inconclusive"; always "inconclusive" with fewer than MIN_FACES finite distances."""
+    d = np.asarray(dists, dtype=np.float64).reshape(-1)
+    d = d[np.isfinite(d)]
+    if len(d) < MIN_FACES:
+        return "inconclusive"
+    m = float(np.median(d))
+    if m <= SAME_MAX:
+        return "same person"
+    if m >= DIFFERENT_MIN:
+        return "different person"
+    return "inconclusive"
+
+
+def track_consistency(descriptors) -> np.ndarray:
+    """(N,) float64: each descriptor's distance to the element-wise median of the N descriptors of one track (no
+    reference needed). A steady identity stays low throughout; a face that changes identity mid-track jumps."""
+    a = np.asarray(descriptors, dtype=np.float64).reshape(-1, DIM)
+    if len(a) == 0:
+        return np.zeros(0)
+    return np.linalg.norm(a - np.median(a, axis=0), axis=1)
+
+
+def consistency_jumps(consistency, frame_indices) -> list[int]:
+    """The frame indices whose consistency distance exceeds JUMP_DISTANCE."""
+    c = np.asarray(consistency, dtype=np.float64).reshape(-1)
+    return [int(i) for i, v in zip(frame_indices, c) if v > JUMP_DISTANCE]
