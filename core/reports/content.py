@@ -285,8 +285,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
                          explanation=explanation, warnings=warnings, case_rows=case_rows,
                          evidence_rows=evidence_rows, model_rows=model_rows, settings_rows=settings_rows,
                          summary_rows=summary_rows, track_table=(header, rows),
-                         track_review_rows=track_review_rows, timing_rows=timing_rows,
-                         summary_rows=summary_rows, track_table=(header, rows), identity_text=identity_text,
+                         track_review_rows=track_review_rows, identity_text=identity_text,
                          reference_table=reference_table, identity_table=identity_table, timing_rows=timing_rows,
                          about_rows=about_rows, top=top, reviewed=reviewed, sha_prefix=v.sha256[:16],
                          generated_utc=generated)
