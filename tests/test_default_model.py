@@ -25,9 +25,12 @@ def test_card_holds_measured_figures(default_model):
     card = default_model.metadata
     assert card["name"] == DEFAULT_MODEL
     assert default_model.config.backbone == "efficientnet-lite0"
-    for key in ("data", "command", "steps", "training_time_s", "metrics", "limits", "licence"):
+    for key in ("data", "command", "steps", "training_time_s", "metrics", "limits", "licence", "calibration"):
         assert key in card, key
-    assert 0.0 <= card["metrics"]["heldout"]["video_auc"] <= 1.0
+    assert 0.0 <= card["metrics"]["heldout"]["all fakes vs all real videos"]["video_auc"] <= 1.0
+    cal = card["calibration"]
+    assert default_model.info.threshold == cal["threshold"] and 0.5 <= cal["threshold"] < 1.0
+    assert cal["fpr_real_videos"] <= 0.05  # the rule it was chosen by
 
 
 def test_scores_a_real_face(default_model):
@@ -38,7 +41,7 @@ def test_scores_a_real_face(default_model):
     faces = FacePipeline().process(0, cv2.copyMakeBorder(image, 64, 64, 64, 64, cv2.BORDER_REPLICATE))
     assert len(faces) == 1
     prediction = Predictor(default_model, device="cpu").predict(faces[0].crop[None])[0]
-    assert 0.0 <= prediction.prob < 0.5
+    assert 0.0 <= prediction.prob < default_model.info.default_threshold
 
 
 def test_bundled_fake_sample_scores_above_the_real_one(default_model):
@@ -48,4 +51,6 @@ def test_bundled_fake_sample_scores_above_the_real_one(default_model):
     fake = analyze_video(SAMPLES / "astronaut_fake.mp4", predictor, options)
     assert real.summary.frames_with_faces == fake.summary.frames_with_faces == 8
     assert fake.summary.video_score > real.summary.video_score + 0.1
-    assert sum(len(face.artifacts) for f in fake.frames for face in f.faces) > 0
+    t = default_model.info.default_threshold  # the calibrated threshold: real below, fake above
+    assert real.summary.video_score < t <= fake.summary.video_score
+    assert sum(len(face.artifacts) for f in fake.frames for face in f.faces) > 0  # local artifact boxes
