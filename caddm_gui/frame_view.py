@@ -15,7 +15,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from core.formatting import fmt_score
-from core.reports.figures import score_colour_bgr
+from core.reports.figures import ARTIFACT_BGR, score_colour_bgr
 from core.results import FrameResult
 
 from .state import AppState
@@ -125,7 +125,7 @@ class FrameView(QGraphicsView):
             x0, y0, x1, y1 = face.box
             if ov.get("artifacts", True):
                 for art in face.artifacts_at(t):
-                    c = score_qcolor(art.score, t)
+                    c = QColor(ARTIFACT_BGR[2], ARTIFACT_BGR[1], ARTIFACT_BGR[0])
                     poly = QPolygonF([QPointF(x, y) for x, y in art.corners])
                     path = QPainterPath()
                     path.addPolygon(poly)
@@ -135,10 +135,11 @@ class FrameView(QGraphicsView):
                     fill = QColor(c)
                     fill.setAlpha(28)
                     item.setBrush(fill)
-                    item.setToolTip(f"artifact box, P(fake) {fmt_score(art.score)}")
+                    item.setToolTip(f"artifact box: the detection module's P(artifact) {fmt_score(art.score)} "
+                                    f"for this region")
                     if ov.get("labels", True):
-                        lab = self._add(Label(f"{art.score:.2f}", c, 7.5))
-                        lab.setPos(QPointF(*art.corners[0]))
+                        lab = self._add(Label(f"P(artifact) {art.score:.2f}", c, 7.5))
+                        lab.setPos(QPointF(*art.corners[3]))
             if ov.get("landmarks", False) and face.landmarks is not None:
                 path = QPainterPath()
                 for x, y in face.landmarks:

@@ -34,6 +34,11 @@ MAX_LEGEND_TRACKS = 6
 # colours
 
 
+#: Artifact boxes have a colour of their own (magenta): their P(artifact) is not on the P(fake) scale, and a box
+#: coloured green by it would read as "real" on a face called fake.
+ARTIFACT_BGR = (235, 70, 225)
+
+
 def score_colour_bgr(score: float, threshold: float) -> tuple[int, int, int]:
     """BGR colour for a score: green (low) to yellow-green just below the threshold; orange at the threshold to
     deep red at 1."""
@@ -79,7 +84,7 @@ def _label(img: np.ndarray, text: str, x: float, y: float, colour, scale: float,
 def _draw(img: np.ndarray, fr: FrameResult, threshold: float, ox: float, oy: float, zoom: float,
           show_landmarks: bool = False, scale: float | None = None) -> np.ndarray:
     """Draw `fr` onto `img`, mapping frame px (x, y) to image px ((x - ox) * zoom, (y - oy) * zoom).
-    Face labels read "T<track> P(fake) <score>"; artifact labels are the artifact's score."""
+    Face labels read "T<track> P(fake) <score>"; artifact boxes (ARTIFACT_BGR) are labelled "P(artifact) <score>"."""
     h, w = img.shape[:2]
     if scale is None:  # text grows with the output image: ~2.2 % of its longer side
         scale = float(np.clip(max(h, w) / 1000.0, 0.45, 4.0))
@@ -96,7 +101,7 @@ def _draw(img: np.ndarray, fr: FrameResult, threshold: float, ox: float, oy: flo
     faces = [f for f in fr.faces if visible(f.box)]
     for face in faces:
         for art in face.artifacts_at(threshold):
-            col = score_colour_bgr(art.score, threshold)
+            col = ARTIFACT_BGR
             quad = np.array([pt(*c) for c in art.corners], np.float64)
             cv2.polylines(img, [np.round(quad).astype(np.int32)], True, col, lw, cv2.LINE_AA)
         if show_landmarks and face.landmarks is not None:
@@ -109,11 +114,10 @@ def _draw(img: np.ndarray, fr: FrameResult, threshold: float, ox: float, oy: flo
         x1, y1 = pt(face.box[2], face.box[3])
         cv2.rectangle(img, (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))), col, 2 * lw,
                       cv2.LINE_AA)
-        # artifact scores: small labels just above each quadrilateral's top-left corner
+        # artifact scores: small labels just below each quadrilateral's bottom-left corner (the face label is above)
         for art in face.artifacts_at(threshold):
-            ax, ay = pt(*art.corners[0])
-            _label(img, f"{art.score:.2f}", ax, ay - lw, score_colour_bgr(art.score, threshold),
-                   max(0.4, 0.6 * scale), above=True)
+            ax, ay = pt(*art.corners[3])
+            _label(img, f"P(artifact) {art.score:.2f}", ax, ay + lw, ARTIFACT_BGR, max(0.4, 0.6 * scale), above=False)
         _label(img, f"T{face.track} P(fake) {fmt_score(face.score)}", x0 - lw, y0 - lw, col, scale, above=True)
     return img
 
