@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 S="${1:-$ROOT/../shared/data}"
-W="${2:-$ROOT/out/default-model}"
+W="${2:-$ROOT/out/default-model-v1}"
 TRAIN_CLI=("$ROOT/.venv/bin/python" "$ROOT/train_cli.py")
 HELD_OUT="d3 d13 s18 WDA_KatieHill_000 vretalk_face2 dflive_Obama_speaking short_hamilton_clip tpsmm_driving"
 src="$W/src"; idx="$W/idx"
