@@ -146,3 +146,20 @@ def test_case_file_records_evidence_analysis_and_reports(capsys, tmp_path, face_
     with Case.open(case, "w"):  # held by another writer: one line naming the case, nothing analysed
         code, stdout, err = run(capsys, *args)
     assert code == 1 and f"error: {case}: the case is open for writing" in err and stdout == ""
+
+
+def test_no_identity_skips_descriptors_and_is_recorded(capsys, tmp_path, face_clip, tiny_model_path, cache_dir):
+    code, _, _ = run(capsys, face_clip, "--out", tmp_path / "a", "--model", tiny_model_path, "--frames", "2",
+                     "--format", "json", "--no-identity")
+    assert code == 0
+    report = json.loads(next((tmp_path / "a").rglob("report.json")).read_text())
+    assert "identity" not in report["settings"]["extra"]
+    assert all(not face.get("descriptor") for fr in report["frames"] for face in fr["faces"])
+    code, _, _ = run(capsys, face_clip, "--out", tmp_path / "b", "--model", tiny_model_path, "--frames", "2",
+                     "--format", "json")
+    report = json.loads(next((tmp_path / "b").rglob("report.json")).read_text())
+    assert "identity" in report["settings"]["extra"]
+    assert any(face.get("descriptor") for fr in report["frames"] for face in fr["faces"])
+    with pytest.raises(SystemExit) as e:
+        main([str(face_clip), "--out", str(tmp_path / "c"), "--no-identity", "--reference", str(face_clip)])
+    assert e.value.code == 2
