@@ -75,6 +75,9 @@ def main() -> None:
     ap.add_argument("--naive-frames", type=int, default=60, help="frames the naive loop runs on (it is slow)")
     ap.add_argument("--torch-threads", type=int, default=None, help="torch threads for ours (default: engine's)")
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--identity", action="store_true",
+                    help="also compute identity descriptors (the analysis default; off here to compare with the "
+                         "naive loop, which has none: bench/identity_bench.py --time measures their cost)")
     args = ap.parse_args()
     torch.manual_seed(0)
     model = load_model(args.model) if args.model else CADDM(ModelConfig(args.backbone)).eval()
@@ -91,7 +94,7 @@ def main() -> None:
         print(f"\n== {clip}: {info.width}x{info.height}, {info.frame_count} frames, {info.fps:.2f} fps")
         predictor = Predictor(model, device="auto", batch_size=args.batch_size)
         options = AnalysisOptions(frames=FrameSelection("all"), torch_threads=args.torch_threads,
-                                  batch_size=args.batch_size)
+                                  batch_size=args.batch_size, identity=args.identity)
         result = analyze_video(path, predictor, options, info=info)
         t = result.timings
         fps = len(result.frames) / t["total"]
