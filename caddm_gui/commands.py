@@ -21,8 +21,7 @@ from core.cache import ResultCache
 from core.device import describe_device, resolve_device
 from core.errors import CaddmError, VideoError
 from core.evidence import video_file_filter
-from core.checkpoints import DEFAULT_THRESHOLD, default_threshold
-from core.registry import resolve_model
+from core.registry import model_default_threshold, resolve_model
 from core.reports import FORMATS, write_reports
 from core.reports.figures import write_annotated_png
 from core.results import AnalysisResult, CaseInfo, FrameResult
@@ -111,10 +110,7 @@ class Commands(QObject):
 
     def model_threshold(self) -> float:
         """The configured model's calibrated threshold (its card), 0.5 for a model without one or no model."""
-        try:
-            return default_threshold(resolve_model(self.prefs.model_arg()))
-        except CaddmError:
-            return DEFAULT_THRESHOLD
+        return model_default_threshold(self.prefs.model_arg())
 
     def effective_threshold(self) -> float:
         """The threshold in force: the model's calibrated one, or the analyst's own (Preferences.model_threshold)."""

@@ -21,9 +21,13 @@ from core.results import FrameResult
 from .state import AppState
 
 
-def score_qcolor(score: float, threshold: float) -> QColor:
-    b, g, r = score_colour_bgr(score, threshold)
+def bgr_qcolor(bgr: tuple[int, int, int]) -> QColor:
+    b, g, r = bgr
     return QColor(r, g, b)
+
+
+def score_qcolor(score: float, threshold: float) -> QColor:
+    return bgr_qcolor(score_colour_bgr(score, threshold))
 
 
 def bgr_to_qimage(img: np.ndarray) -> QImage:
@@ -125,7 +129,7 @@ class FrameView(QGraphicsView):
             x0, y0, x1, y1 = face.box
             if ov.get("artifacts", True):
                 for art in face.artifacts_at(t):
-                    c = QColor(ARTIFACT_BGR[2], ARTIFACT_BGR[1], ARTIFACT_BGR[0])
+                    c = bgr_qcolor(ARTIFACT_BGR)
                     poly = QPolygonF([QPointF(x, y) for x, y in art.corners])
                     path = QPainterPath()
                     path.addPolygon(poly)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 from core.device import DEVICE_CHOICES, DEVICE_LABELS
 from core.errors import CaddmError
 from core.frames import MODE_LABELS
-from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path
+from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path, model_default_threshold
 
 from .preferences import OVERLAYS, Preferences
 from .workers import TaskWorker
@@ -143,14 +143,8 @@ class SettingsDialog(QDialog):
 
     def chosen_model_threshold(self) -> float:
         """The calibrated threshold of the model chosen in the dialog (header read only; 0.5 without one)."""
-        from core.checkpoints import DEFAULT_THRESHOLD, default_threshold
-        from core.registry import resolve_model
-
         path = self.model_path.text().strip() if self.model_kind.currentData() == "file" else ""
-        try:
-            return default_threshold(resolve_model(path or None))
-        except CaddmError:
-            return DEFAULT_THRESHOLD
+        return model_default_threshold(path or None)
 
     def _threshold_mode_changed(self, *_args) -> None:
         if not hasattr(self, "use_model_threshold"):

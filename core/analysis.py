@@ -11,7 +11,6 @@ returns what it has, with `complete = False`.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import queue
 import threading
 import time
@@ -25,6 +24,7 @@ from . import __version__
 from .artifacts import BoxSettings
 from .faces.pipeline import DetectorSettings, FacePipeline, PreparedFace
 from .faces.align import crop_to_frame
+from .formatting import utc_now
 from .faces.identity import DESCRIPTOR_MODEL
 from .frames import FrameSelection
 from .inference import Predictor
@@ -140,7 +140,7 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
     threads_before = torch.get_num_threads()
     if predictor.device.type == "cpu":
         # With spinning OpenMP workers a torch pool spanning all cores collapses beside the busy producer thread;
-        # with passive waiting (set by `core` before torch loads) it can use them all.
+        # with passive waiting (core.threads.configure_threads, before torch loads) it can use them all.
         default = threads_before if omp_passive() else max(1, threads_before - 1)
         torch.set_num_threads(options.torch_threads or default)
     q: queue.Queue = queue.Queue(maxsize=max(4, 2 * options.batch_size))
@@ -210,7 +210,7 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
     complete = not cancelled and len(frames) == len(indices)
     return AnalysisResult(
         schema=SCHEMA, software={"name": "caddm-inspector", "version": __version__},
-        created_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        created_utc=utc_now(),
         video=info, model=model_info(predictor.model),
         settings=options.settings(str(predictor.device)),
         frames=frames, tracks=track_summaries(frames, options.threshold),

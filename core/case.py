@@ -39,6 +39,7 @@ from urllib.parse import quote
 from core import __version__
 from core.errors import CaddmError
 from core.evidence import VideoInfo
+from core.formatting import utc_now as _utc_now
 from core.hashing import sha256_file
 from core.results import AnalysisResult, CaseInfo, Review
 
@@ -338,8 +339,8 @@ def entry_hash(prev_hash: str, entry: dict) -> str:
 
 
 def utc_now() -> str:
-    """UTC time, ISO 8601 with milliseconds and a Z."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC time with milliseconds, as the audit log records it (`core.formatting.utc_now`)."""
+    return _utc_now(milliseconds=True)
 
 
 def _login() -> str:

@@ -16,7 +16,6 @@ Every failure is a `CheckpointError` naming the file and the problem.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from . import __version__
 from .atomic import atomic_write_bytes
 from .device import resolve_device
 from .errors import CheckpointError
+from .formatting import utc_now
 from .hashing import sha256_file_memo
 from .model import CADDM, ModelConfig
 
@@ -139,7 +139,7 @@ def save_model(model: CADDM, path: str | os.PathLike, *, half: bool = False, **m
 
     path = Path(path)
     meta = {**getattr(model, "metadata", {}), **metadata}
-    meta.setdefault("created_utc", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    meta.setdefault("created_utc", utc_now())
     meta.setdefault("software", f"caddm-inspector {__version__}")
     header = {"format": FORMAT, "config": model.config.to_dict(), "card": meta}
     tensors = {}

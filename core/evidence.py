@@ -20,11 +20,6 @@ VIDEO_EXTENSIONS = frozenset(CONTAINER_BY_EXTENSION)
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 
 
-def is_video_path(path) -> bool:
-    """True when the file name's extension is one of `VIDEO_EXTENSIONS` (case-insensitive)."""
-    return str(path).lower().endswith(tuple(VIDEO_EXTENSIONS))
-
-
 def video_file_filter() -> str:
     """A file-dialog filter over `VIDEO_EXTENSIONS`: "Videos (*.mp4 ...);;All files (*)"."""
     return "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS)) + ");;All files (*)"

@@ -1,5 +1,8 @@
-"""How times, sizes, scores and shares read, in the app and in the reports alike (plain strings, no Qt)."""
+"""How times, sizes, scores and shares read, in the app and in the reports alike (plain strings, no Qt), and the
+one clock of records (`utc_now`)."""
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 DASH = "\u2014"
 _SIZE_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
@@ -30,3 +33,12 @@ def fmt_score(x: float | None, missing: str = DASH) -> str:
 def fmt_share(x: float | None, decimals: int = 1, missing: str = DASH) -> str:
     """A fraction in [0, 1] as a percentage: 0.4167 -> "41.7 %"; `missing` when there is none."""
     return missing if x is None else f"{100 * x:.{decimals}f} %"
+
+
+def utc_now(milliseconds: bool = False) -> str:
+    """The current UTC time, ISO 8601 with a Z: to the second ("2026-12-02T03:41:07Z") for results, reports and
+    model cards; with milliseconds ("2026-12-02T03:41:07.512Z") for a case's audit log, where order matters."""
+    now = datetime.now(timezone.utc)
+    if milliseconds:
+        return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return now.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -77,3 +77,15 @@ def resolve_model(name_or_path: str | None) -> Path:
             return entry.path
         raise CheckpointError(None, f"model {name_or_path!r} is not bundled: {entry.description}")
     return Path(name_or_path)
+
+
+def model_default_threshold(name_or_path: str | None) -> float:
+    """The P(fake) threshold the model `name_or_path` (None: the bundled default) is used at unless the analyst
+    chooses one: its card's calibrated threshold, else 0.5; 0.5 too when there is no usable model (analysis says
+    why). Reads our checkpoint's header only; never loads a model or opens a pickle."""
+    from .checkpoints import DEFAULT_THRESHOLD, default_threshold
+
+    try:
+        return default_threshold(resolve_model(name_or_path))
+    except CheckpointError:
+        return DEFAULT_THRESHOLD

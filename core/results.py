@@ -26,7 +26,6 @@ import json
 import math
 import os
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -36,6 +35,7 @@ from core.atomic import atomic_open
 from core.errors import CaddmError, OutputError
 from core.faces.identity import (consistency_jumps, descriptor_from_text, descriptor_to_text, distances,
                                  identity_verdict, quantise, track_consistency)
+from core.formatting import utc_now
 from core.frames import FrameSelection
 from core.evidence import VideoInfo
 from core.reference import Reference
@@ -521,11 +521,6 @@ class Review:
 
 # ----------------------------------------------------------------------------------------------------------------
 # the whole result
-
-
-def utc_now() -> str:
-    """Current UTC time as ISO 8601 with a Z, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _software() -> dict:

@@ -33,8 +33,6 @@ class Frame:
     image: np.ndarray
 
 
-
-
 def _sniff_container(path: str) -> str | None:
     """Container name from the file's first bytes, or None when they say nothing known."""
     with open(path, "rb") as f:
@@ -167,17 +165,37 @@ def _verified_frame_count(path: str, cap: cv2.VideoCapture, reported: int) -> tu
     return _count_by_decoding(path), "counted"
 
 
+def _first_frame(path: str, cap: cv2.VideoCapture) -> np.ndarray:
+    """The first decoded frame; VideoError naming the file (and any MP4 damage) when there is none."""
+    ok, first = cap.read()
+    if not ok or first is None:
+        problem = _isobmff_problem(path) if _sniff_container(path) in ("mp4", "mov", "3gp") else None
+        raise VideoError(path, f"contains no decodable video frames{f' ({problem})' if problem else ''}")
+    return first
+
+
+def frame_count(path: str | os.PathLike) -> int:
+    """The number of decodable frames, verified as `probe_video` does, without hashing the file: for work that
+    only needs to pick frames (data preparation). VideoError naming the file when it is not a readable video."""
+    path = os.fspath(path)
+    cap = _open_capture(path)
+    try:
+        _first_frame(path, cap)
+        count, _ = _verified_frame_count(path, cap, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+    finally:
+        cap.release()
+    if count <= 0:
+        raise VideoError(path, "contains no decodable video frames")
+    return count
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Metadata of a video file, read-only. Raises VideoError (one line naming the file) when it is not a
     readable video: missing, a directory, not a video, truncated or damaged, or without any frame."""
     path = os.fspath(path)
     cap = _open_capture(path)
     try:
-        ok, first = cap.read()
-        if not ok or first is None:
-            problem = _isobmff_problem(path) if _sniff_container(path) in ("mp4", "mov", "3gp") else None
-            raise VideoError(path, f"contains no decodable video frames{f' ({problem})' if problem else ''}")
-        height, width = first.shape[:2]
+        height, width = _first_frame(path, cap).shape[:2]
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         codec = _fourcc(cap)
         rotation = 0

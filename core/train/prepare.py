@@ -114,12 +114,12 @@ def _frames_of(task: VideoTask):
             raise ValueError("unreadable image")
         yield 0, img
         return
-    from ..video import VideoReader, probe_video
-    info = probe_video(task.path)
+    from ..video import VideoReader, frame_count
+    count = frame_count(task.path)  # no hash: preparation only picks frames
     if task.indices is not None:
-        indices = [i for i in task.indices if 0 <= i < info.frame_count]
+        indices = [i for i in task.indices if 0 <= i < count]
     else:
-        indices = FrameSelection("count", task.frames).indices(info.frame_count)
+        indices = FrameSelection("count", task.frames).indices(count)
     with VideoReader(task.path) as reader:
         for fr in reader.frames(indices):
             yield fr.index, fr.image
@@ -207,9 +207,9 @@ class Progress:
 def _frame_count(path: str) -> int | None:
     if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
         return None
-    from ..video import probe_video
+    from ..video import frame_count
     try:
-        return probe_video(path).frame_count
+        return frame_count(path)
     except Exception:  # noqa: BLE001 - an unreadable video is reported when it is prepared
         return None
 
