@@ -71,11 +71,19 @@ class CADDM(nn.Module):
     def convention(self) -> InputConvention:
         return self.config.convention
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 224, 224) model input -> (B, adm_width, 7, 7) backbone features (after the projection)."""
         feat = self.backbone.forward_features(x)
-        if self.proj is not None:
-            feat = self.proj(feat)
-        global_feat = self.dropout(torch.flatten(nn.functional.adaptive_avg_pool2d(feat, 1), 1))
+        return feat if self.proj is None else self.proj(feat)
+
+    @staticmethod
+    def pool(feat: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) -> (B, C) global average: the global feature the classifier sees (before dropout)."""
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(feat, 1), 1)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        feat = self.feature_map(x)
+        global_feat = self.dropout(self.pool(feat))
         loc, conf, final = self.adm(feat)
         logits = self.fc(global_feat + torch.flatten(final, 1))
         return {"logits": logits, "prob": logits.softmax(dim=1)[:, 1], "loc": loc, "conf": conf}

@@ -7,6 +7,7 @@
     caddm-train preview --index DIR --out grid.png [--n 16] [--split train] [--no-mfs] [--no-augment]
     caddm-train fit --config FILE [key=value ...] [--resume RUN_OR_STATE]
     caddm-train eval --model CKPT --index DIR --out DIR [--split test] [--threshold 0.5]
+    caddm-train probe-identity --model CKPT|imagenet:BACKBONE ... --index DIR [--out FILE.json]
 
 Exit codes: 0 ok, 1 failure (one line naming the file), 2 usage error. The work lives in `core` (prepare,
 dataset, training, evaluation); this file only parses arguments.
@@ -97,6 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--frames", type=int, default=None, metavar="N", help="at most N frames per video")
     ev.add_argument("--device", default="auto", type=_device_arg, metavar="|".join(DEVICE_CHOICES) + "|cuda:N")
     ev.add_argument("--batch-size", type=int, default=32)
+
+    pr = sub.add_parser("probe-identity", help="how much identity a model's frozen features carry (the paper's "
+                        "probe)", description="Fit a linear identity classifier on each model's frozen pooled "
+                        "features of real frames (split by time within each identity) and print its top-1 "
+                        "accuracy on the held-out frames against chance. See core/train/probe.py.")
+    pr.add_argument("--model", required=True, nargs="+", metavar="CKPT",
+                    help="checkpoints, or imagenet:BACKBONE for a backbone with its packaged ImageNet weights "
+                         "before any training (e.g. imagenet:efficientnet-lite0)")
+    pr.add_argument("--index", required=True, metavar="DIR", help="a prepared index (its real frames, all splits)")
+    pr.add_argument("--out", metavar="FILE.json", help="also write the table as JSON")
+    pr.add_argument("--min-frames", type=int, default=8, metavar="N", help="skip identities with fewer frames (8)")
+    pr.add_argument("--max-frames", type=int, default=48, metavar="N", help="at most N frames per identity (48)")
+    pr.add_argument("--test-share", type=float, default=0.3, help="last share of each identity's frames (0.3)")
+    pr.add_argument("--device", default="auto", type=_device_arg, metavar="|".join(DEVICE_CHOICES) + "|cuda:N")
+    pr.add_argument("--batch-size", type=int, default=32)
     return p
 
 
@@ -197,6 +213,49 @@ def _eval(args) -> int:
     return 0
 
 
+def _probe_model(spec: str):
+    """(model, name) for a checkpoint path or imagenet:BACKBONE."""
+    from core.checkpoints import load_model
+    from core.model import CADDM, ModelConfig
+
+    if spec.startswith("imagenet:"):
+        backbone = spec.split(":", 1)[1]
+        return CADDM(ModelConfig(backbone), pretrained=True), f"{backbone} (ImageNet, untrained)"
+    model = load_model(spec, "cpu")
+    return model, f"{model.info.name} ({Path(spec).name})"
+
+
+def _probe(args) -> int:
+    from core.backbones import get_spec
+    from core.device import resolve_device
+    from core.train.dataset import load_index
+    from core.train.probe import probe_split, run_probe
+
+    for spec in args.model:
+        if spec.startswith("imagenet:"):
+            try:
+                get_spec(spec.split(":", 1)[1])
+            except (KeyError, ValueError) as e:
+                raise CaddmError(None, f"--model {spec}: {e.args[0]}") from None
+    index = load_index(args.index)
+    split = probe_split(index, args.min_frames, args.test_share, args.max_frames)
+    device = resolve_device(args.device)
+    print(f"{index.path}: {len(split.names)} identities, {len(split.train)} train / {len(split.test)} test real "
+          f"frames (last {args.test_share:.0%} of each identity's frames); device {device}")
+    rows = []
+    for spec in args.model:
+        model, name = _probe_model(spec)
+        r = run_probe(model, name, index, split, device, args.batch_size)
+        rows.append(r.to_dict() | {"spec": spec})
+        print(f"  {name}: identity top-1 {r.top1:.3f} on test frames (train {r.train_top1:.3f}; chance "
+              f"{r.chance:.3f}, majority {r.majority:.3f}; {r.features} features)")
+    if args.out:
+        from core.atomic import atomic_write_text
+        atomic_write_text(Path(args.out), json.dumps({"index": str(index.path), "identities": split.names,
+                                                      "test_share": args.test_share, "rows": rows}, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_threads()  # before anything loads torch
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -212,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             return _preview(args)
         if args.command == "fit":
             return _fit(args, argv)
+        if args.command == "probe-identity":
+            return _probe(args)
         return _eval(args)
     except CaddmError as e:
         print(f"caddm-train: error: {e}", file=sys.stderr)
