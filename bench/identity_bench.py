@@ -92,7 +92,7 @@ def face_distances(result, first_frame: int = 0) -> np.ndarray:
 
 
 def run_identity(args) -> None:
-    predictor = load_predictor(args.model, device="cpu")
+    predictor = load_predictor(args.model)
     rows = []  # (group, kind, video, n described faces, median distance, verdict)
     with tempfile.TemporaryDirectory(prefix="identity_bench_") as tmp:
         for group, originals, fakes in groups(args.groups.split(",")):
@@ -107,7 +107,7 @@ def run_identity(args) -> None:
                 refs[t] = load_reference(files)
                 # about --frames evenly spaced frames after the cut: the analysis spreads them over the whole clip
                 sel = FrameSelection("count", math.ceil(args.frames / (1 - REF_SHARE)))
-                result, _ = analyze_cached(original, predictor, AnalysisOptions(frames=sel, device="cpu"),
+                result, _ = analyze_cached(original, predictor, AnalysisOptions(frames=sel),
                                            reference=refs[t])
                 rests[t] = (result, cut)
                 d = face_distances(result, cut)
@@ -127,7 +127,7 @@ def run_identity(args) -> None:
                     t = path.stem.split("_")[0]
                     if t not in refs:
                         continue
-                    opts = AnalysisOptions(frames=FrameSelection("count", args.frames), device="cpu")
+                    opts = AnalysisOptions(frames=FrameSelection("count", args.frames))
                     result, _ = analyze_cached(path, predictor, opts, reference=refs[t])
                     d = face_distances(result)
                     rows.append((group, method, path.name, len(d), np.median(d) if len(d) else math.nan,
@@ -162,7 +162,7 @@ def run_timing(args) -> None:
     clip = Path(args.time)
     if not clip.exists():
         clip = VIDEOS / "real" / args.time
-    predictor = load_predictor(args.model, device="cpu")
+    predictor = load_predictor(args.model)
     runs = {"off": AnalysisOptions(frames=FrameSelection("all"), identity=False),
             "on (default)": AnalysisOptions(frames=FrameSelection("all")),
             "on, every frame": AnalysisOptions(frames=FrameSelection("all"), identity_every=1)}
@@ -185,8 +185,8 @@ def run_timing(args) -> None:
 def run_consistency(args) -> None:
     from core.faces.identity import JUMP_DISTANCE, track_consistency
 
-    predictor = load_predictor(args.model, device="cpu")
-    options = AnalysisOptions(frames=FrameSelection("count", args.frames), identity_every=1, device="cpu")
+    predictor = load_predictor(args.model)
+    options = AnalysisOptions(frames=FrameSelection("count", args.frames), identity_every=1)
     maxima = []
     for clip in sorted((VIDEOS / "real").iterdir()):
         result, _ = analyze_cached(clip, predictor, options)

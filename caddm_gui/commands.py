@@ -84,8 +84,7 @@ class Commands(QObject):
             self.prefs.save(self.settings)
 
     def options(self) -> AnalysisOptions:
-        return AnalysisOptions(frames=self.prefs.frame_selection(), threshold=self.state.threshold,
-                               device=self.prefs.device)
+        return AnalysisOptions(frames=self.prefs.frame_selection(), threshold=self.state.threshold)
 
     def describe_device(self) -> str:
         try:

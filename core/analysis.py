@@ -26,6 +26,7 @@ from .faces.pipeline import DetectorSettings, FacePipeline, PreparedFace
 from .faces.align import crop_to_frame
 from .formatting import utc_now
 from .faces.identity import DESCRIPTOR_MODEL
+from .faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP, keep_landmarks
 from .frames import FrameSelection
 from .inference import Predictor
 from .threads import omp_passive
@@ -52,14 +53,20 @@ class AnalysisOptions:
     detector: DetectorSettings = DetectorSettings()
     boxes: BoxSettings = BoxSettings()
     batch_size: int = 16
-    device: str = "auto"
     torch_threads: int | None = None  # None: all (passive OpenMP waiting) or all but one (see core.threads)
     identity: bool = True  # an identity descriptor per face (core.faces.identity), never part of P(fake)
     identity_every: int = IDENTITY_EVERY  # describe a track's face in every this-many-th of its analysed frames
+    landmarks: str = DEFAULT_LANDMARK_KEEP  # what each face keeps: "none", "5" (eyes, nose, mouth corners) or "68"
+
+    def __post_init__(self):
+        if self.landmarks not in LANDMARK_KEEP:
+            raise ValueError(f"landmarks: choose from {', '.join(LANDMARK_KEEP)}, not {self.landmarks!r}")
+        if int(self.identity_every) < 1:
+            raise ValueError(f"identity_every must be at least 1, not {self.identity_every}")
 
     def settings(self, device_used: str = "any") -> AnalysisSettings:
         """The settings a result of these options records (`device_used`: the device that ran it)."""
-        extra = {"boxes": self.boxes.to_dict()}
+        extra = {"boxes": self.boxes.to_dict(), "landmarks": self.landmarks}
         if self.identity:
             extra["identity"] = {"descriptor_model": DESCRIPTOR_MODEL, "every": int(self.identity_every)}
         return AnalysisSettings(frame_selection=self.frames, threshold=self.threshold, device=device_used,
@@ -111,15 +118,16 @@ def _producer(path, indices, pipeline: FacePipeline, out: queue.Queue, stop: thr
         out.put(_END)
 
 
-def _face_result(face: PreparedFace, prediction) -> FaceResult:
-    """Crop-space artifact boxes -> frame pixels (corners of the rotated quadrilateral, and its bounds)."""
+def _face_result(face: PreparedFace, prediction, landmarks: str) -> FaceResult:
+    """Crop-space artifact boxes -> frame pixels (corners of the rotated quadrilateral, and its bounds); the face's
+    landmarks as `landmarks` (AnalysisOptions.landmarks) says."""
     artifacts = []
     if prediction.artifacts:
         corners, boxes = crop_to_frame(np.array([a.box for a in prediction.artifacts], dtype=np.float64), face.matrix)
         artifacts = [Artifact(box=b, corners=c, score=a.score, crop_box=a.box)
                      for a, c, b in zip(prediction.artifacts, corners, boxes)]
     return FaceResult(track=face.track, box=face.box, det_score=None if np.isnan(face.det_score) else face.det_score,
-                      score=prediction.prob, landmarks=face.landmarks, artifacts=artifacts,
+                      score=prediction.prob, landmarks=keep_landmarks(face.landmarks, landmarks), artifacts=artifacts,
                       descriptor=face.descriptor)
 
 
@@ -166,7 +174,7 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
         t0 = time.perf_counter()
         k = 0
         for p in pending:
-            face_results = [_face_result(f, preds[k + i]) for i, f in enumerate(p.faces)]
+            face_results = [_face_result(f, preds[k + i], options.landmarks) for i, f in enumerate(p.faces)]
             k += len(p.faces)
             score = max((f.score for f in face_results), default=None)
             fr = FrameResult(index=p.index, time_s=p.time_s, score=score, faces=face_results)

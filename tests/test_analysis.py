@@ -31,7 +31,7 @@ def test_every_selected_frame_has_the_face_one_track(face_clip, predictor):
         x0, y0, x1, y1 = face.box
         x, y, side = face_square(f.index, 20)  # where the face was pasted: the face box lies inside it
         assert x - 10 <= x0 < x1 <= x + side + 10 and y - 10 <= y0 < y1 <= y + side + 10
-        assert len(face.landmarks) == 68
+        assert len(face.landmarks) == 5  # the default: eye centres, nose tip, mouth corners
         for a in face.artifacts:
             assert len(a.corners) == 4 and a.box[0] <= a.box[2] and a.box[1] <= a.box[3]
     assert result.summary.frames_analysed == 10 and result.summary.frames_with_faces == 10
@@ -120,3 +120,81 @@ def test_recorded_box_settings_are_the_applied_ones(tiny_model_path, face_clip):
     faces = [f for fr in r.frames for f in fr.faces]
     assert faces and all(len(f.artifacts) == 3 for f in faces)
     assert r.settings.extra["boxes"] == loose.to_dict()
+
+
+def _content(result) -> dict:
+    """What an analysis found (frames, tracks, summary): everything but timings, dates and the settings record."""
+    return {"frames": [f.to_dict() for f in result.frames], "tracks": [t.to_dict() for t in result.tracks],
+            "summary": result.summary.to_dict()}
+
+
+def test_landmarks_kept_as_asked(face_clip, predictor):
+    from core.faces.landmark_sets import five_points
+
+    sel = FrameSelection("count", 2)
+    full = analyze_video(face_clip, predictor, AnalysisOptions(frames=sel, landmarks="68"))
+    five = analyze_video(face_clip, predictor, AnalysisOptions(frames=sel, landmarks="5"))
+    none = analyze_video(face_clip, predictor, AnalysisOptions(frames=sel, landmarks="none"))
+    for a, b, c in zip(full.frames, five.frames, none.frames):
+        assert len(a.faces[0].landmarks) == 68 and c.faces[0].landmarks is None
+        assert np.allclose(b.faces[0].landmarks, five_points(np.array(a.faces[0].landmarks)), atol=0.01)
+        assert a.faces[0].score == b.faces[0].score == c.faces[0].score
+    assert [r.settings.extra["landmarks"] for r in (full, five, none)] == ["68", "5", "none"]
+    with pytest.raises(ValueError, match="landmarks"):
+        AnalysisOptions(landmarks="12")
+
+
+def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, predictor):
+    """One source of truth: every setting a result records as result-affecting is applied (changing it changes
+    what the analysis finds), and the run facts it records (device, batch size) are the ones that ran."""
+    from dataclasses import replace
+
+    from core.artifacts import BoxSettings
+    from core.cache import ResultCache
+
+    base = AnalysisOptions(frames=FrameSelection("count", 4), boxes=BoxSettings(score_threshold=0.0, nms_iou=0.3,
+                                                                                top_k=3, max_area=1.0))
+    det, box = base.detector, base.boxes
+    variants = {
+        "frame_selection": replace(base, frames=FrameSelection("count", 3)),
+        "threshold": replace(base, threshold=0.0),
+        "detector.max_side": replace(base, detector=replace(det, max_side=100, retry_upsample=False)),
+        "detector.upsample": replace(base, detector=replace(det, upsample=1)),
+        "detector.threshold": replace(base, detector=replace(det, threshold=3.0)),
+        "detector.detect_every": replace(base, detector=replace(det, detect_every=1)),
+        "detector.min_face": replace(base, detector=replace(det, min_face=1000)),
+        "detector.track_iou": replace(base, detector=replace(det, track_iou=1.0, detect_every=1)),
+        "boxes.score_threshold": replace(base, boxes=replace(box, score_threshold=0.99)),
+        "boxes.nms_iou": replace(base, boxes=replace(box, nms_iou=1.0)),
+        "boxes.top_k": replace(base, boxes=replace(box, top_k=1)),
+        "boxes.max_area": replace(base, boxes=replace(box, max_area=0.05)),
+        "identity": replace(base, identity=False),
+        "identity_every": replace(base, identity_every=1),
+        "landmarks": replace(base, landmarks="none"),
+    }
+    reference = analyze_video(face_clip, predictor, base)
+    ref_content = _content(reference)
+    assert reference.settings.device == str(predictor.device) and reference.settings.batch_size == base.batch_size
+    small = replace(base, detector=replace(det, max_side=140))  # retry_upsample: compared where it matters
+    variants["detector.retry_upsample"] = (small, replace(small, detector=replace(small.detector,
+                                                                                  retry_upsample=False)))
+    unchanged = []
+    for name, v in variants.items():
+        a, b = (reference, analyze_video(face_clip, predictor, v)) if not isinstance(v, tuple) else \
+            (analyze_video(face_clip, predictor, v[0]), analyze_video(face_clip, predictor, v[1]))
+        assert a.settings != b.settings, name                    # recorded ...
+        if _content(a) == _content(b):                           # ... and applied
+            unchanged.append(name)
+        if name != "threshold":                                  # the verdict threshold is not in the cache key
+            assert ResultCache.key("v", "m", a.settings) != ResultCache.key("v", "m", b.settings), name
+    assert unchanged == []
+    # every recorded result-affecting field is covered above
+    covered = {n.split(".")[0] for n in variants} | {n for n in variants}
+    recorded = set(reference.settings.result_affecting()["detector"]) | set(reference.settings.extra["boxes"])
+    assert {f"detector.{k}" for k in reference.settings.detector} | {f"boxes.{k}" for k in
+                                                                     reference.settings.extra["boxes"]} <= covered
+    assert set(reference.settings.extra) - {"boxes"} <= covered and recorded
+    # the batch size is a run fact: recorded as applied, scores unchanged
+    other = analyze_video(face_clip, predictor, replace(base, batch_size=1))
+    assert other.settings.batch_size == 1
+    assert [f.score for f in other.frames] == pytest.approx([f.score for f in reference.frames], abs=1e-5)

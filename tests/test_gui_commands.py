@@ -197,13 +197,13 @@ def test_cache_key_of_a_lookup_and_of_a_stored_result_agree(tmp_path, clip, tiny
     from core.runner import analyze_cached, load_predictor, lookup_cached
 
     cache = ResultCache(tmp_path / "c")
-    options = AnalysisOptions(frames=FrameSelection("count", 3), device="cpu")
-    result, cached = analyze_cached(clip, load_predictor(str(tiny_model), device="cpu"), options, cache)
+    options = AnalysisOptions(frames=FrameSelection("count", 3))
+    result, cached = analyze_cached(clip, load_predictor(str(tiny_model)), options, cache)
     assert not cached
     assert [p.stem for p in cache.root.glob("*.json")] == [cache.key_for(result)]
     info, hit = lookup_cached(clip, str(tiny_model), options, cache)
     assert hit is not None and hit.video.sha256 == info.sha256
-    other = AnalysisOptions(frames=FrameSelection("count", 4), device="cpu")
+    other = AnalysisOptions(frames=FrameSelection("count", 4))
     assert lookup_cached(clip, str(tiny_model), other, cache)[1] is None
 
 
@@ -216,7 +216,7 @@ def test_threshold_follows_the_models_calibration_until_the_analyst_sets_one(qtb
 
     cal = save_model(load_model(tiny_model), tmp_path / "cal.safetensors", calibration={"threshold": 0.62})
     state = AppState()
-    cmds = Commands(state, Preferences(model_path=str(cal), device="cpu"), qsettings, cache=result_cache)
+    cmds = Commands(state, Preferences(model_path=str(cal)), qsettings, cache=result_cache)
     try:
         assert state.threshold == 0.62 and cmds.prefs.model_threshold
         cmds.set_threshold(0.3)                       # the analyst drags the line: their own from now on
@@ -227,7 +227,7 @@ def test_threshold_follows_the_models_calibration_until_the_analyst_sets_one(qtb
         p.model_threshold = True                      # Settings: back to the model's
         cmds.apply_preferences(p)
         assert state.threshold == 0.62
-        p2 = Preferences(model_path=str(tiny_model), device="cpu")  # a model without calibration: 0.5
+        p2 = Preferences(model_path=str(tiny_model))  # a model without calibration: 0.5
         cmds.apply_preferences(p2)
         assert state.threshold == 0.5
     finally:

@@ -20,7 +20,7 @@ def test_values_are_normalised_and_rounded():
     with pytest.raises(ValueError):
         Artifact(box=[0, 0, 1], corners=[[0, 0]] * 4, score=0.5, crop_box=[0, 0, 1, 1])
     with pytest.raises(ValueError):
-        FaceResult(track=0, box=[0, 0, 1, 1], det_score=1, score=0.5, landmarks=[[0, 0]] * 5)
+        FaceResult(track=0, box=[0, 0, 1, 1], det_score=1, score=0.5, landmarks=[[0, 0]] * 6)
     with pytest.raises(ValueError):
         FaceResult(track=0, box=[0, 0, 1, 1], det_score=1, score=float("nan"))
 

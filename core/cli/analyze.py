@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..atomic import ensure_output_dir
 from ..device import DEVICE_CHOICES
+from ..faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
 from ..errors import CaddmError, OutputError
 from ..evidence import VIDEO_EXTENSIONS, find_videos
 from ..reports import FORMATS
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-identity", action="store_true",
                    help="skip the identity descriptors (faster: about 0.64x throughput with them; no identity "
                         "section, and --reference cannot be used)")
+    p.add_argument("--landmarks", choices=LANDMARK_KEEP, default=DEFAULT_LANDMARK_KEEP,
+                   help="the landmarks each face keeps in the result and report.json: none, 5 (eye centres, nose "
+                        "tip, mouth corners) or all 68 (about 6 KB a face more); default %(default)s")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -193,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: {msg}", file=sys.stderr)
     threshold = predictor.model.info.default_threshold if args.threshold is None else args.threshold
     options = AnalysisOptions(frames=_frame_selection(args), threshold=threshold, batch_size=args.batch_size,
-                              device=args.device, identity=not args.no_identity)
+                              identity=not args.no_identity, landmarks=args.landmarks)
     cache = None if args.no_cache else ResultCache()
     case = CaseInfo(case_id=args.case_id, analyst=args.analyst, notes=args.notes) \
         if (args.case_id or args.analyst or args.notes) else None

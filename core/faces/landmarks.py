@@ -87,3 +87,4 @@ class LandmarkPredictor:
                               int(round(x1)) - 1 - cx0, int(round(y1)) - 1 - cy0)
         shape = self._predictor(img, rect)
         return np.array([(p.x + cx0, p.y + cy0) for p in shape.parts()], dtype=np.float32)
+
