@@ -152,7 +152,11 @@ class CaseError(CaddmError):
 
 
 class CaseLockedError(CaseError):
-    """Another writer holds the case."""
+    """Another writer holds the case; `holder` describes it ("pid 1234 on host lab-3 (user jdoe, ...)")."""
+
+    def __init__(self, path, problem: str, holder: str = ""):
+        super().__init__(path, problem)
+        self.holder = holder
 
 
 class CaseReadOnlyError(CaseError):
@@ -406,8 +410,9 @@ class WriterLock:
                 holder = self._read(fd)
                 os.close(fd)
                 if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise CaseLockedError(self.case_path, f"the case is open for writing by {self.describe(holder)}; "
-                                                          "close it there first (reading it is still possible)")
+                    who = self.describe(holder)
+                    raise CaseLockedError(self.case_path, f"the case is open for writing by {who}; close it there "
+                                                          "first (reading it is still possible)", who)
                 raise CaseError(self.case_path, f"cannot lock the case for writing ({e.strerror or e})") from None
             try:  # the holder before us may have removed the file between our open and our lock: lock the new one
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
