@@ -368,6 +368,7 @@ def pdf_pages(result: AnalysisResult, c: ReportContent) -> list[Figure]:
     else:
         flow.paragraph("No frame had a face.")
     if c.reviewed:
+        flow.ensure(line_h(12.5) + 0.6 + _image_layout(c.reviewed[0])[1])  # the heading with its first frame
         flow.heading("Frames flagged or annotated by the analyst")
         for e in c.reviewed:
             _frame_block(flow, e, thr)
