@@ -3,6 +3,7 @@ their latest verdict and review, Add videos...), the New case dialog and the dia
 import. Views only: what they do goes through `commands.cases` (caddm_gui/case_commands.py)."""
 from __future__ import annotations
 
+import html
 import os
 
 from PySide6.QtCore import Qt, QTimer
@@ -56,6 +57,7 @@ class CasePanel(QWidget):
             lab.setWordWrap(name in ("File", "Audit log"))
             self.values[name] = lab
             form.addRow(name, lab)
+        self.values["Audit log"].setTextFormat(Qt.TextFormat.RichText)
         bold = QFont()
         bold.setBold(True)
         self.values["Case"].setFont(bold)
@@ -135,12 +137,12 @@ class CasePanel(QWidget):
             audit = case.check_audit()
             text = audit.summary()
             colour = "#7bc67e" if audit.ok else "#ff6b6b"
-            self.values["Audit log"].setText(f'<span style="color:{colour}">{text}</span>')
+            self.values["Audit log"].setText(f'<span style="color:{colour}">{html.escape(text)}</span>')
             self.values["Audit log"].setToolTip("\n".join(audit.problems) or "Every audit entry follows the one "
                                                 "before it and every recorded row matches its digest.")
             rows = self._rows(case)
         except Exception as e:  # noqa: BLE001 - a case damaged while open: say so here, keep the window
-            self.values["Audit log"].setText(f'<span style="color:#ff6b6b">cannot be read: {e}</span>')
+            self.values["Audit log"].setText(f'<span style="color:#ff6b6b">cannot be read: {html.escape(str(e))}</span>')
             rows = []
         self.add_button.setEnabled(case.writable)
         self.read_only.setVisible(not case.writable)
