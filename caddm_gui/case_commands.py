@@ -59,7 +59,7 @@ class CaseCommands(QObject):
         super().__init__(commands)
         self.commands = commands
         self.state = commands.state
-        self._expect = None            # the EvidenceItem being opened from the case panel
+        self._expect = None            # (path, EvidenceItem) being opened from the case panel
 
     @property
     def case(self) -> Case | None:
@@ -125,9 +125,9 @@ class CaseCommands(QObject):
 
     def _install(self, case: Case) -> None:
         s, c = self.state, self.commands
+        c.flush_review()   # a review change still waiting goes where it was made (the cache without a case)
         if s.case is not None:
             self._close()
-        c.flush_review()   # a review change still waiting goes to the cache it was made for
         s.set_case(case)
         c.prefs.add_recent(str(case.path), "recent_cases")
         c.save_prefs()
@@ -155,6 +155,7 @@ class CaseCommands(QObject):
         if not self._idle("closing the case"):
             return False
         name = s.case.meta.case_id
+        self.commands.flush_review()
         self._close()
         s.info_msg(f"Case {name} closed.")
         self._reopen_video()
@@ -244,7 +245,7 @@ class CaseCommands(QObject):
         except CaddmError as e:
             s.error(str(e))
             return False
-        self._expect = it
+        self._expect = (os.path.abspath(it.abs_path), it)
         if not self.commands.open_video(it.abs_path):
             self._expect = None
             return False
@@ -263,6 +264,7 @@ class CaseCommands(QObject):
         complete one, else its latest), or None."""
         s, case = self.state, self.state.case
         expect, self._expect = self._expect, None
+        expect = expect[1] if expect is not None and expect[0] == os.path.abspath(info.path) else None
         if case is None:
             return None
         try:

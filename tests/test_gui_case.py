@@ -397,3 +397,22 @@ def test_window_menu_new_case_panel_and_double_click(qtbot, win, clip, second, t
     with qtbot.waitSignal(cmds.infoReady, timeout=20000):
         win.act_close_case.trigger()
     assert state.case is None and panel.stack.currentIndex() == 0
+
+
+def test_an_item_whose_file_changed_or_went_is_named_when_opened(qtbot, app, clip, tmp_path):
+    import shutil
+
+    state, cmds = app
+    video = shutil.copy(clip, tmp_path / "evidence.mp4")
+    assert cmds.cases.new_case(tmp_path / "c.caddmcase")
+    with qtbot.waitSignal(cmds.cases.videosAdded, timeout=30000):
+        cmds.cases.add_videos([video])
+    with open(video, "ab") as f:
+        f.write(b"\0")
+    with qtbot.waitSignal(cmds.infoReady, timeout=20000):
+        assert cmds.cases.open_item(1)
+    assert state.case_item is None
+    assert any("not the file evidence item 1" in w and "evidence.mp4" in w for w in warnings(state))
+    os.remove(video)
+    assert not cmds.cases.open_item(1)
+    assert str(video) in errors(state)[-1]
