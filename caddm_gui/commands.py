@@ -18,8 +18,10 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from core.analysis import AnalysisOptions
 from core.atomic import ensure_output_dir
 from core.cache import ResultCache
+from core.case import check_evidence_file
 from core.device import describe_device, resolve_device
 from core.errors import CaddmError, VideoError
+from core.formatting import utc_now
 from core.evidence import video_file_filter
 from core.registry import model_default_threshold, resolve_model
 from core.reports import FORMATS, write_reports
@@ -28,6 +30,7 @@ from core.results import AnalysisResult, CaseInfo, FrameResult
 from core.runner import analyze_cached, load_predictor, lookup_cached
 from core.video import VideoReader, quick_probe
 
+from .case_commands import CaseCommands
 from .preferences import Preferences
 from .state import AppState
 from .workers import AnalysisWorker, FrameLoader, TaskWorker, elapsed_and_remaining, error_text
@@ -53,7 +56,7 @@ class Commands(QObject):
         self.state.frameChanged.connect(self.loader.request)
         self._workers: set = set()
         self._analysis: AnalysisWorker | None = None
-        self._analysis_start = 0.0
+        self._analysis_start, self._analysis_utc = 0.0, ""
         self._open_gen = 0
         self._predictor = None
         self._predictor_key = None
@@ -65,6 +68,7 @@ class Commands(QObject):
         self.state.threshold = self.effective_threshold()
         self.state.overlays.update(self.prefs.overlays)
         self.describe_device()
+        self.cases = CaseCommands(self)   # the case file's side of all this (case_commands.py)
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _start(self, worker) -> None:
@@ -151,24 +155,33 @@ class Commands(QObject):
         self.loader.request(0)
         self.state.info_msg(f"Opened {os.path.basename(path)}; computing SHA-256...")
         options, model, cache = self.options(), self.prefs.model_arg(), self.cache
-        self._task(lambda: lookup_cached(path, model, options, cache),
-                   lambda out, g=gen: self._on_probed(g, out),
+        in_case = self.state.case is not None   # then the cache's review of it may be offered to the case
+
+        def probe():
+            info, result = lookup_cached(path, model, options, cache)
+            return info, result, (cache.results_for_video(info.sha256) if in_case else [])
+
+        self._task(probe, lambda out, g=gen: self._on_probed(g, out),
                    lambda msg, g=gen: self._on_probe_failed(g, msg), name="hash")
         return True
 
     def _on_probed(self, gen: int, out) -> None:
         if gen != self._open_gen:
             return  # another video was opened meanwhile
-        info, result = out
+        info, result, found = out
         self.state.set_info(info)
-        if result is not None:
-            self.state.set_result(result, from_cache=True)
+        from_case = self.cases.video_probed(info)   # with a case open: its analysis of the video, if any
+        if from_case is not None:
+            self.state.set_result(from_case, review=self.cases.review())
+        elif result is not None:
+            self.state.set_result(result, from_cache=True, review=self.cases.review())
             self.state.info_msg(f"Loaded the cached analysis of {os.path.basename(info.path)} "
                                 f"({len(result.frames)} frames, model {result.model.name}).")
         else:
             self.state.info_msg(f"{os.path.basename(info.path)}: {info.frame_count} frames, SHA-256 {info.sha256[:16]}...")
             if self.prefs.auto_analyse:
                 self.analyse()
+        self.cases.offer_cached(info, found)
         self.infoReady.emit()
 
     def _on_probe_failed(self, gen: int, msg: str) -> None:
@@ -234,6 +247,7 @@ class Commands(QObject):
         s.begin_scoring()
         s.set_busy(True)
         self._analysis_start = time.perf_counter()
+        self._analysis_utc = utc_now(milliseconds=True)
         s.progressChanged.emit(0, 0, 0.0, -1.0)
         s.info_msg("Loading the model...")
         self._start(w)
@@ -257,7 +271,8 @@ class Commands(QObject):
     def _on_analysed(self, result: AnalysisResult, cached: bool) -> None:
         self._finish_analysis()
         s = self.state
-        s.set_result(result, from_cache=cached)
+        self.cases.analysed(result, cached, self._analysis_utc)   # recorded in the open case
+        s.set_result(result, from_cache=cached, review=self.cases.review())
         sm = result.summary
         if not result.complete:
             s.warning(f"Analysis cancelled: {len(result.frames)} frames scored are shown (not cached, report marked "
@@ -297,13 +312,18 @@ class Commands(QObject):
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel the analysis, save the review, wait for the workers, stop the frame loader."""
         self.cancel_analysis()
-        if self._save_timer.isActive():
-            self._save_timer.stop()
-            self._save_review(sync=True)
+        self.flush_review()
         ok = self.wait(timeout_ms)
+        self.cases.shutdown()
         self.loader.close()
         self.save_prefs()
         return ok
+
+    def flush_review(self) -> None:
+        """Save a review change still waiting for the save timer now."""
+        if self._save_timer.isActive():
+            self._save_timer.stop()
+            self._save_review(sync=True)
 
     # -- threshold and review ----------------------------------------------------------------------------------
     def set_threshold(self, t: float, by_user: bool = True) -> None:
@@ -321,6 +341,9 @@ class Commands(QObject):
         flags = self.state.review.flags
         if on == (index in flags):
             return
+        if not self.cases.record_review("frame", index, "flag", on):
+            self.state.reviewChanged.emit(index)   # refused: the views show the unchanged flag again
+            return
         (flags.add if on else flags.discard)(index)
         self._review_changed(index)
 
@@ -335,6 +358,9 @@ class Commands(QObject):
         notes = self.state.review.notes
         if notes.get(index, "") == text:
             return
+        if not self.cases.record_review("frame", index, "note", text):
+            self.state.reviewChanged.emit(index)
+            return
         if text:
             notes[index] = text
         else:
@@ -346,9 +372,10 @@ class Commands(QObject):
         self._save_timer.start()
 
     def _save_review(self, sync: bool = False) -> None:
-        """The review is saved with the cached result, so re-opening the video brings it back."""
+        """The review is saved with the cached result, so re-opening the video brings it back (with a case open,
+        the case holds it instead)."""
         r = self.state.result
-        if r is None or not r.complete:
+        if r is None or not r.complete or self.state.case is not None:
             return
         cache = self.cache
 
@@ -372,27 +399,37 @@ class Commands(QObject):
         result = s.result.with_threshold(s.threshold)
         result.review = s.review
         result.case = case
+        try:   # with a case open: its header and review, recorded in it once written
+            from_case = self.cases.prepare_export(result)
+        except CaddmError as e:
+            s.error(f"Export failed: {e}")
+            return False
+        if from_case is not None:
+            result = from_case.result
         path, out = s.video_path, Path(out_dir)
         formats = list(formats)
         self.prefs.export_dir = str(out)
-        if case is not None and case.analyst:
-            self.prefs.analyst = case.analyst
+        if result.case is not None and result.case.analyst:
+            self.prefs.analyst = result.case.analyst
         self.save_prefs()
 
         def export():
+            if from_case is not None:   # the frames shown as evidence must be the case's evidence file
+                check_evidence_file(f"evidence item {from_case.item}", path, from_case.sha256)
             ensure_output_dir(out)
             with VideoReader(path) as reader:
                 return write_reports(result, out, formats=formats, frame_source=reader.read_frame, top_n=top_n)
 
         s.info_msg(f"Writing the report to {out}...")
-        self._task(export, self._on_exported, self._on_export_failed, "export")
+        self._task(export, lambda written: self._on_exported(written, from_case), self._on_export_failed, "export")
         return True
 
-    def _on_exported(self, written) -> None:
+    def _on_exported(self, written, from_case=None) -> None:
         if isinstance(written, dict):
             names = ", ".join(p.name for p in written.values())
             folder = next(iter(written.values())).parent if written else ""
-            self.state.info_msg(f"Report written: {names} in {folder}")
+            recorded = self.cases.exported(from_case, written) if from_case is not None else ""
+            self.state.info_msg(f"Report written: {names} in {folder}{recorded}")
         else:
             self.state.info_msg(f"Saved {written}")
         self.exportFinished.emit(written)

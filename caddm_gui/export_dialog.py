@@ -10,7 +10,9 @@ from core.results import CaseInfo
 
 
 class ExportDialog(QDialog):
-    def __init__(self, out_dir: str, case: CaseInfo | None = None, n_flagged: int = 0, parent=None):
+    def __init__(self, out_dir: str, case: CaseInfo | None = None, n_flagged: int = 0, parent=None,
+                 from_case: bool = False):
+        """`from_case`: a case file is open; its header is shown, not edited, and its review goes in."""
         super().__init__(parent)
         self.setWindowTitle("Export report")
         self.setMinimumWidth(520)
@@ -40,6 +42,12 @@ class ExportDialog(QDialog):
         form.addRow("Analyst", self.analyst)
         form.addRow("Case notes", self.notes)
         info = QLabel(f"{n_flagged} flagged frame{'s' if n_flagged != 1 else ''} and the notes will be included.")
+        if from_case:
+            for w in (self.case_id, self.analyst, self.notes):
+                w.setReadOnly(True)
+            info.setText(info.text() + " The case header and review come from the open case, and the files "
+                                       "written are recorded in it.")
+            info.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWi
 
 from core.formatting import fmt_time
 
+from .case_commands import CASE_FILTER, case_path
+from .case_panel import CasePanel, NewCaseDialog, ReviewOfferDialog
 from .commands import VIDEO_FILTER, Commands
 from .evidence_panel import EvidencePanel
 from .export_dialog import ExportDialog
@@ -70,6 +72,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("CADDM Inspector")
         self.setAcceptDrops(True)
         self.confirm_close = self._ask_close   # replaced in tests
+        self.ask_read_only = self._ask_read_only
+        self.ask_import = self._ask_import
+        self._case_shown = None
 
         self.view = FrameView(s)
         self.timeline = Timeline(s, c)
@@ -77,6 +82,7 @@ class MainWindow(QMainWindow):
         self.evidence = EvidencePanel(s)
         self.verdict = VerdictPanel(s)
         self.review = ReviewPanel(s, c)
+        self.case_panel = CasePanel(s, c)
         self.messages = MessageBar()
 
         self._build_actions()
@@ -96,6 +102,9 @@ class MainWindow(QMainWindow):
         s.framesReset.connect(self._update_actions)
         s.overlaysChanged.connect(self._sync_overlay_actions)
         s.modelChanged.connect(lambda: self.device_label.setText(f"Device: {s.device_name}"))
+        s.caseChanged.connect(self._on_case)
+        c.cases.caseLocked.connect(self._on_case_locked)
+        c.cases.reviewOffered.connect(self._on_review_offered)
         self._update_actions()
         self._update_position(0)
         self.device_label.setText(f"Device: {s.device_name}")
@@ -130,6 +139,12 @@ class MainWindow(QMainWindow):
         self.act_settings = self._action("&Settings...", self.settings_dialog, "Ctrl+,", P.SP_FileDialogDetailedView,
                                          "Model, device, frames, threshold, overlays")
         self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_new_case = self._action("&New case...", self.new_case_dialog, None, P.SP_FileDialogNewFolder,
+                                         "Create a case file: evidence, analyses, review, exports and an audit log")
+        self.act_open_case = self._action("Open &case...", self.open_case_dialog, None, P.SP_DirOpenIcon,
+                                          "Open a case file (.caddmcase)")
+        self.act_close_case = self._action("C&lose case", lambda: c.cases.close_case(), None, None,
+                                           "Close the case file (its writer lock is released)")
         self.act_play = self._action("Play / pause", self.toggle_play, "Space", P.SP_MediaPlay)
         self.act_prev = self._action("Previous frame", lambda: c.step(-1), "Left", P.SP_MediaSeekBackward)
         self.act_next = self._action("Next frame", lambda: c.step(+1), "Right", P.SP_MediaSeekForward)
@@ -158,6 +173,11 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_open)
         self.recent_menu = m.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        m.addSeparator()
+        m.addActions([self.act_new_case, self.act_open_case])
+        self.recent_cases_menu = m.addMenu("Open recent c&ase")
+        self.recent_cases_menu.aboutToShow.connect(self._fill_recent)
+        m.addAction(self.act_close_case)
         m.addSeparator()
         m.addActions([self.act_export, self.act_png])
         m.addSeparator()
@@ -229,6 +249,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Frames")
         self.tabs.addTab(self.evidence, "Evidence")
+        self.tabs.addTab(self.case_panel, "Case")
+        self.case_panel.add_empty_actions([self.act_new_case, self.act_open_case])
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -264,6 +286,9 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.commands.cancel_analysis)
         self.cancel_button.hide()
         self.device_label = QLabel()
+        self.case_label = QLabel()
+        self.case_label.hide()
+        sb.addPermanentWidget(self.case_label)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.eta)
         sb.addPermanentWidget(self.cancel_button)
@@ -288,7 +313,27 @@ class MainWindow(QMainWindow):
     def _on_video(self, path: str) -> None:
         self.stop()
         self.messages.hide()
-        self.setWindowTitle(f"CADDM Inspector - {os.path.basename(path)}")
+        self._update_title()
+        self._update_actions()
+
+    def _update_title(self) -> None:
+        s = self.state
+        parts = ["CADDM Inspector"] + ([os.path.basename(s.video_path)] if s.video_path else [])
+        if s.case is not None:
+            parts.append(f"case {s.case.meta.case_id}" + ("" if s.case.writable else " (read-only)"))
+        self.setWindowTitle(" - ".join(parts))
+
+    def _on_case(self) -> None:
+        case = self.state.case
+        if case is not None and case is not self._case_shown:   # a case just opened: show its tab
+            self.tabs.setCurrentWidget(self.case_panel)
+        self._case_shown = case
+        self.case_label.setVisible(case is not None)
+        if case is not None:
+            self.case_label.setText(f"Case {case.meta.case_id}" + ("" if case.writable else " (READ-ONLY)"))
+            self.case_label.setStyleSheet("" if case.writable else "QLabel { color: #f3c341; font-weight: bold; }")
+            self.case_label.setToolTip(str(case.path) + ("" if case.writable else f"\n{case.read_only_reason}"))
+        self._update_title()
         self._update_actions()
 
     def _update_position(self, index: int) -> None:
@@ -311,6 +356,9 @@ class MainWindow(QMainWindow):
         self.act_cancel.setEnabled(s.busy)
         self.act_export.setEnabled(s.result is not None and not s.busy)
         self.act_open.setEnabled(not s.busy)
+        for a in (self.act_new_case, self.act_open_case):
+            a.setEnabled(not s.busy)
+        self.act_close_case.setEnabled(s.case is not None and not s.busy)
         for a in (self.act_prev_above, self.act_next_above):
             a.setEnabled(bool(s.frames))
 
@@ -369,12 +417,58 @@ class MainWindow(QMainWindow):
             self.commands.open_video(path)
 
     def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for p in self.commands.prefs.recent:
-            a = self.recent_menu.addAction(p)
-            a.triggered.connect(lambda _=False, p=p: self.commands.open_video(p))
-        if not self.commands.prefs.recent:
-            self.recent_menu.addAction("(none)").setEnabled(False)
+        prefs, c = self.commands.prefs, self.commands
+        for menu, paths, open_ in ((self.recent_menu, prefs.recent, c.open_video),
+                                   (self.recent_cases_menu, prefs.recent_cases, c.cases.open_case)):
+            menu.clear()
+            for p in paths:
+                a = menu.addAction(p)
+                a.triggered.connect(lambda _=False, p=p, f=open_: f(p))
+            if not paths:
+                menu.addAction("(none)").setEnabled(False)
+
+    # -- case --------------------------------------------------------------------------------------------------------
+    def _case_folder(self) -> str:
+        prefs = self.commands.prefs
+        if prefs.recent_cases:
+            return os.path.dirname(prefs.recent_cases[0])
+        return os.path.dirname(prefs.recent[0]) if prefs.recent else ""
+
+    def new_case_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New case file", os.path.join(self._case_folder(), "case.caddmcase"),
+                                              CASE_FILTER, options=QFileDialog.Option.DontConfirmOverwrite)
+        if not path:
+            return
+        dlg = NewCaseDialog(case_path(path), self.commands.prefs.analyst, self)
+        if dlg.exec():
+            self.commands.cases.new_case(dlg.path, *dlg.values())
+
+    def open_case_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open case", self._case_folder(), CASE_FILTER)
+        if path:
+            self.commands.cases.open_case(path)
+
+    def _on_case_locked(self, path: str, message: str, holder: str) -> None:
+        if self.ask_read_only(message):
+            self.commands.cases.open_case(path, read_only=True, why=f"open for writing by {holder}")
+
+    def _ask_read_only(self, message: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Case in use", message, parent=self)
+        box.setInformativeText("Open it read-only? You can read it and export its reports; review actions are not "
+                               "recorded.")
+        ro = box.addButton("Open read-only", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is ro
+
+    def _on_review_offered(self, offer) -> None:
+        s = self.state
+        if s.case is not None and self.ask_import(offer):
+            self.commands.cases.accept_offer(offer)
+
+    def _ask_import(self, offer) -> bool:
+        dlg = ReviewOfferDialog(offer, self.state.video_path or "", self.state.case.meta.case_id, self)
+        return bool(dlg.exec())
 
     def default_export_dir(self) -> str:
         s, prefs = self.state, self.commands.prefs
@@ -389,7 +483,10 @@ class MainWindow(QMainWindow):
             return
         from core.results import CaseInfo
         case = s.result.case or CaseInfo(analyst=self.commands.prefs.analyst)
-        dlg = ExportDialog(self.default_export_dir(), case, len(s.review.flags), self)
+        if s.case is not None:   # the header comes from the case file
+            m = s.case.meta
+            case = CaseInfo(m.case_id, m.analyst, m.notes)
+        dlg = ExportDialog(self.default_export_dir(), case, len(s.review.flags), self, from_case=s.case is not None)
         if dlg.exec() and dlg.chosen_formats():
             self.commands.export_report(dlg.out_dir.text().strip(), dlg.chosen_formats(), dlg.case())
 

@@ -14,6 +14,7 @@ from core.frames import MODES, FrameSelection
 
 OVERLAYS = ("faces", "artifacts", "landmarks", "labels")
 MAX_RECENT = 10
+LISTS = ("recent", "recent_cases")   # the recent videos and case files, newest first
 
 
 def default_overlays() -> dict[str, bool]:
@@ -31,6 +32,7 @@ class Preferences:
     auto_analyse: bool = False
     overlays: dict[str, bool] = field(default_factory=default_overlays)
     recent: list[str] = field(default_factory=list)
+    recent_cases: list[str] = field(default_factory=list)
     export_dir: str = ""
     analyst: str = ""
 
@@ -41,16 +43,16 @@ class Preferences:
         """What `core.runner.load_predictor` takes: None for the bundled default."""
         return self.model_path or None
 
-    def add_recent(self, path: str) -> None:
-        self.recent = [path] + [p for p in self.recent if p != path]
-        del self.recent[MAX_RECENT:]
+    def add_recent(self, path: str, kind: str = "recent") -> None:
+        """Put `path` first in a recent list: "recent" (videos) or "recent_cases"."""
+        setattr(self, kind, ([path] + [p for p in getattr(self, kind) if p != path])[:MAX_RECENT])
 
     # -- QSettings ---------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, s: QSettings) -> "Preferences":
         p = cls()
         for f in fields(cls):
-            if f.name in ("overlays", "recent"):
+            if f.name in ("overlays",) + LISTS:
                 continue
             default = getattr(p, f.name)
             value = s.value(f.name, default)
@@ -65,8 +67,9 @@ class Preferences:
         for name in OVERLAYS:
             v = s.value(f"overlays/{name}", p.overlays[name])
             p.overlays[name] = v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes")
-        recent = s.value("recent", [])
-        p.recent = [recent] if isinstance(recent, str) else [str(r) for r in (recent or [])]
+        for name in LISTS:
+            v = s.value(name, [])
+            setattr(p, name, [v] if isinstance(v, str) else [str(r) for r in (v or [])])
         if p.frame_mode not in MODES:
             p.frame_mode = "count"
         if p.device not in DEVICE_CHOICES:
@@ -77,12 +80,13 @@ class Preferences:
 
     def save(self, s: QSettings) -> None:
         for f in fields(self):
-            if f.name in ("overlays", "recent"):
+            if f.name in ("overlays",) + LISTS:
                 continue
             s.setValue(f.name, getattr(self, f.name))
         for name, on in self.overlays.items():
             s.setValue(f"overlays/{name}", bool(on))
-        s.setValue("recent", list(self.recent))
+        for name in LISTS:
+            s.setValue(name, list(getattr(self, name)))
         s.sync()
 
 

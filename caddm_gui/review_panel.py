@@ -37,6 +37,8 @@ class ReviewPanel(QGroupBox):
         state.framesReset.connect(self.refresh)
         state.frameScored.connect(lambda fr: fr.index == self.state.frame_index and self.refresh())
         state.thresholdChanged.connect(lambda _t: self.refresh())
+        state.caseChanged.connect(self._update_enabled)     # (not refresh: a note being recorded is not shown yet)
+        state.infoChanged.connect(lambda _i: self._update_enabled())
         self.refresh()
 
     def commit_note(self) -> None:
@@ -58,7 +60,6 @@ class ReviewPanel(QGroupBox):
             self.where.setText(f"Frame {i}  {fmt_time(s.time_of(i))}  {score}")
         self.flag.blockSignals(True)
         self.flag.setChecked(i in s.review.flags)
-        self.flag.setEnabled(s.video_path is not None)
         self.flag.blockSignals(False)
         text = s.review.notes.get(i, "")
         if self._note_frame != i or self.note.toPlainText().strip() != text:
@@ -66,4 +67,11 @@ class ReviewPanel(QGroupBox):
             self.note.setPlainText(text)
             self.note.blockSignals(False)
         self._note_frame = i if s.video_path is not None else -1
-        self.note.setEnabled(s.video_path is not None)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        refused = self.state.review_refused()     # a case open read-only, or the hash not known yet
+        on = self.state.video_path is not None and not refused
+        for w in (self.flag, self.note):
+            w.setEnabled(on)
+            w.setToolTip(refused or "")

@@ -30,6 +30,7 @@ class AppState(QObject):
     busyChanged = Signal(bool)                       # an analysis is running
     progressChanged = Signal(int, int, float, float)  # done, total, elapsed s, remaining s (-1: unknown)
     modelChanged = Signal()                          # model_name / device_name
+    caseChanged = Signal()                           # a case opened or closed, or its content changed
     message = Signal(str, str)                       # level: info | warning | error, text
 
     def __init__(self, parent=None):
@@ -54,6 +55,9 @@ class AppState(QObject):
         self.model_name = ""
         self.device_name = ""
         self.selection: list[int] = []
+        self.case = None                 # the open core.case.Case (caddm_gui.case_commands), or None
+        self.case_item: int | None = None          # the open video's evidence item in the case
+        self.case_analysis: int | None = None      # the case's analysis the shown result is
 
     # -- video ---------------------------------------------------------------------------------------------
     def set_video(self, path: str, frame_count: int, fps: float, size: tuple[int, int]) -> None:
@@ -65,6 +69,7 @@ class AppState(QObject):
         self._set_frames([])
         self.result, self.from_cache = None, False
         self.review = Review()
+        self.case_item = self.case_analysis = None
         self.videoOpened.emit(path)
         self.infoChanged.emit(None)
         self.resultChanged.emit(None)
@@ -113,11 +118,14 @@ class AppState(QObject):
         bisect.insort(self._sorted, fr.index)
         self.frameScored.emit(fr)
 
-    def set_result(self, result: AnalysisResult | None, from_cache: bool = False) -> None:
+    def set_result(self, result: AnalysisResult | None, from_cache: bool = False, review: Review | None = None) -> None:
+        """`review`: the review to show with it (a case's), in place of the result's own."""
         self.result, self.from_cache = result, from_cache
         if result is not None:
             # the review lives in the result (saved and reported with it); keep flags made while it ran
-            if self.review.flags or self.review.notes:
+            if review is not None:
+                result.review = review
+            elif self.review.flags or self.review.notes:
                 result.review.flags |= self.review.flags
                 result.review.notes.update(self.review.notes)
             self.review = result.review
@@ -153,6 +161,29 @@ class AppState(QObject):
         for i in seq:
             if (i > index if direction > 0 else i < index) and self.above(self._by_index[i]):
                 return i
+        return None
+
+    # -- case ------------------------------------------------------------------------------------------------
+    def set_case(self, case) -> None:
+        self.case, self.case_item, self.case_analysis = case, None, None
+        self.caseChanged.emit()
+
+    def set_review(self, review: Review) -> None:
+        """Show another review of the current result (the case's, after an import)."""
+        self.review = review
+        if self.result is not None:
+            self.result.review = review
+        self.reviewChanged.emit(-1)
+
+    def review_refused(self) -> str | None:
+        """Why review actions are refused now (a case open read-only, or the open video's hash not known yet, so
+        its item in the case is not known), or None."""
+        if self.case is not None and not self.case.writable:
+            return f"The case {self.case.path.name} is open read-only ({self.case.read_only_reason}): review " \
+                   "actions are not recorded."
+        if self.case is not None and self.video_path is not None and self.info is None:
+            return "The SHA-256 of the video is still being computed: review actions are recorded in the case once " \
+                   "it is known."
         return None
 
     # -- view options ----------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ class VerdictPanel(QGroupBox):
         box.addWidget(self.detail)
         box.addLayout(form)
         for sig in (state.framesReset, state.resultChanged, state.thresholdChanged, state.modelChanged,
-                    state.infoChanged, state.busyChanged, state.videoOpened):
+                    state.infoChanged, state.busyChanged, state.videoOpened, state.caseChanged):
             sig.connect(self.refresh)
         self._live = QTimer(self)          # while frames stream in: one refresh per LIVE_REFRESH_MS at most
         self._live.setSingleShot(True)
@@ -83,7 +83,9 @@ class VerdictPanel(QGroupBox):
         elif s.result is not None and not s.result.complete:
             self.detail.setText("Incomplete: the analysis was cancelled")
         else:
-            self.detail.setText("from the cache" if s.from_cache else ("" if not s.busy else "Analysing..."))
+            parts = ["from the cache" if s.from_cache else ("" if not s.busy else "Analysing..."),
+                     "" if s.case_analysis is None else f"case analysis {s.case_analysis}"]
+            self.detail.setText("; ".join(p for p in parts if p))
         v = self.values
         v["Video score"].setText(fmt_score(sm.video_score, missing="-") if sm else "-")
         v["Highest frame"].setText(fmt_score(sm.max_score, missing="-") if sm else "-")

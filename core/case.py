@@ -152,7 +152,11 @@ class CaseError(CaddmError):
 
 
 class CaseLockedError(CaseError):
-    """Another writer holds the case."""
+    """Another writer holds the case; `holder` describes it ("pid 1234 on host lab-3 (user jdoe, ...)")."""
+
+    def __init__(self, path, problem: str, holder: str = ""):
+        super().__init__(path, problem)
+        self.holder = holder
 
 
 class CaseReadOnlyError(CaseError):
@@ -343,7 +347,8 @@ def utc_now() -> str:
     return _utc_now(milliseconds=True)
 
 
-def _login() -> str:
+def login_name() -> str:
+    """The login name: who a new case's analyst and a writer's lock name by default."""
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in this environment
@@ -351,7 +356,7 @@ def _login() -> str:
 
 
 def _origin() -> str:
-    return f"{_login()}@{socket.gethostname()} pid {os.getpid()}"
+    return f"{login_name()}@{socket.gethostname()} pid {os.getpid()}"
 
 
 def result_blob(result: AnalysisResult) -> tuple[str, bytes, int]:
@@ -405,8 +410,9 @@ class WriterLock:
                 holder = self._read(fd)
                 os.close(fd)
                 if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise CaseLockedError(self.case_path, f"the case is open for writing by {self.describe(holder)}; "
-                                                          "close it there first (reading it is still possible)")
+                    who = self.describe(holder)
+                    raise CaseLockedError(self.case_path, f"the case is open for writing by {who}; close it there "
+                                                          "first (reading it is still possible)", who)
                 raise CaseError(self.case_path, f"cannot lock the case for writing ({e.strerror or e})") from None
             try:  # the holder before us may have removed the file between our open and our lock: lock the new one
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
@@ -416,7 +422,7 @@ class WriterLock:
                 os.close(fd)
                 continue
             self.previous = self._read(fd)  # what a holder that ended without closing left behind
-            me = {"pid": os.getpid(), "host": socket.gethostname(), "user": _login(), "program": program,
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "user": login_name(), "program": program,
                   "since": utc_now()}
             data = json.dumps(me).encode("utf-8")
             os.ftruncate(fd, 0)
@@ -522,7 +528,7 @@ class Case:
         try:
             notices = []
             if not path.exists():
-                cls._create(path, case_id or path.stem, analyst or _login(), notes)
+                cls._create(path, case_id or path.stem, analyst or login_name(), notes)
             db = cls._connect(path, "rw")
             version = cls._check_schema(path, db)
             if version > SCHEMA_VERSION:
@@ -960,8 +966,10 @@ class Case:
             raise CaseError(self.path, f"has no analysis {analysis}")
         return _analysis(rows[0])
 
-    def latest_analysis(self, item: int) -> AnalysisRecord | None:
-        rows = self._rows("SELECT * FROM analyses WHERE item = ? ORDER BY id DESC LIMIT 1", (int(item),))
+    def latest_analysis(self, item: int, complete: bool = False) -> AnalysisRecord | None:
+        """The item's latest analysis (`complete`: its latest complete one), None without one."""
+        rows = self._rows("SELECT * FROM analyses WHERE item = ?" + (" AND complete = 1" if complete else "") +
+                          " ORDER BY id DESC LIMIT 1", (int(item),))
         return _analysis(rows[0]) if rows else None
 
     def result(self, analysis: int) -> AnalysisResult:
@@ -1032,12 +1040,14 @@ class Case:
     def report_result(self, analysis: int) -> AnalysisResult:
         """The analysis's result as a report shows it: the case header (id, analyst, notes, audit summary) and the
         item's current review filled in from the case."""
-        rec = self.analysis(analysis)
-        result = self.result(analysis)
-        result.case = CaseInfo(case_id=self.meta.case_id, analyst=self.meta.analyst, notes=self.meta.notes,
-                               audit=self.check_audit().summary())
-        result.review = self.review(rec.item)
-        return result
+        return self.as_report(self.result(analysis), self.analysis(analysis).item)
+
+    def as_report(self, result: AnalysisResult, item: int) -> AnalysisResult:
+        """`result` (an analysis of `item`, e.g. the one the app shows at its threshold) as a report from this case
+        shows it: a copy with the case header (id, analyst, notes, audit summary) and the item's current review."""
+        case = CaseInfo(case_id=self.meta.case_id, analyst=self.meta.analyst, notes=self.meta.notes,
+                        audit=self.check_audit().summary())
+        return replace(result, case=case, review=self.review(item))
 
     # -- checking ---------------------------------------------------------------------------------------------
 
@@ -1116,6 +1126,7 @@ class Case:
 
 
 def _check_file_hash(what: str, path: str, sha256: str) -> Finding:
+    """`path` re-hashed against the SHA-256 a case recorded for it: a `Finding` ("ok", "missing", "changed")."""
     if not os.path.isfile(path):
         return Finding("missing", what, path, "file not found")
     try:
@@ -1125,6 +1136,17 @@ def _check_file_hash(what: str, path: str, sha256: str) -> Finding:
     if now != sha256:
         return Finding("changed", what, path, f"SHA-256 is now {now}, the case recorded {sha256}")
     return Finding("ok", what, path, f"SHA-256 {sha256[:16]}... matches")
+
+
+def check_evidence_file(what: str, path: str | os.PathLike, sha256: str, unreadable_hint: str = "") -> None:
+    """Before an evidence file's frames are shown as evidence (a report's frame images): re-hash it. A `CaddmError`
+    naming the file when it is missing or cannot be read (`unreadable_hint` appended) or no longer has the SHA-256
+    the case recorded for `what` (e.g. "evidence item 2")."""
+    f = _check_file_hash(what, os.fspath(path), sha256)
+    if f.status == "missing":
+        raise CaddmError(f.path, f"{what}: {f.message}{unreadable_hint}")
+    if f.status == "changed":
+        raise CaddmError(f.path, f"{what} has changed ({f.message}); its frames are not shown as evidence")
 
 
 def _fetch_row(db: sqlite3.Connection, table: str, key) -> dict:
@@ -1187,10 +1209,13 @@ class ReviewOffer:
     conflicts: list[str]
 
 
-def offer_cached_review(case: Case, video_sha256: str, cache) -> ReviewOffer:
+def offer_cached_review(case: Case, video_sha256: str, cache=None, found=None) -> ReviewOffer:
     """The review flags and notes the result cache (`core.cache.ResultCache`) holds for the video with this
-    SHA-256, as an offer for the case's item of that video (no item yet: everything is offered)."""
-    found = [(p, r) for p, r in cache.results_for_video(video_sha256)
+    SHA-256, as an offer for the case's item of that video (no item yet: everything is offered). `found`: the
+    cache's entries for the video when they were read already (`cache.results_for_video`, e.g. in a worker)."""
+    if found is None:
+        found = cache.results_for_video(video_sha256)
+    found = [(p, r) for p, r in found
              if r.review.flags or r.review.notes or r.review.track_flags or r.review.track_notes]
     offered = Review()
     for _, r in found:

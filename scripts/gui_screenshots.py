@@ -1,18 +1,43 @@
 """Screenshots of the GUI for the docs: open a video, analyse it, seek to the highest-scoring frame and grab the
-window at a few sizes.
+window at a few sizes. `--case` instead builds a case (docs/CASES.md) with VIDEO and `--case-video` (default: the
+other bundled sample), analyses and reviews both, and grabs the Case tab and two pages of item 1's report (the PDF
+pages drawn with the report's own figure code: nothing here renders HTML offscreen).
 
-    QT_QPA_PLATFORM=offscreen python scripts/gui_screenshots.py VIDEO --model CKPT --out docs/screenshots
-(or under xvfb-run for a real X server). Uses a temporary settings file and result cache.
+    QT_QPA_PLATFORM=offscreen python scripts/gui_screenshots.py VIDEO --model CKPT --out docs/screenshots [--case]
+(or under xvfb-run for a real X server). Uses a temporary settings file, result cache and case file. PNGs larger
+than --max-kb are stored with a 256-colour palette.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def save_png(image, path: Path, max_kb: int) -> Path:
+    """A QImage or a PIL image as PNG; a palette of 256 colours when it would be larger than `max_kb`."""
+    from PIL import Image
+
+    if not isinstance(image, Image.Image):
+        from PySide6.QtCore import QBuffer, QIODevice
+
+        buf = QBuffer()
+        buf.open(QIODevice.OpenModeFlag.WriteOnly)
+        image.save(buf, "PNG")
+        image = Image.open(io.BytesIO(bytes(buf.data()))).convert("RGB")
+    data = io.BytesIO()
+    image.save(data, "PNG", optimize=True)
+    if data.tell() > max_kb * 1024:
+        data = io.BytesIO()
+        image.quantize(256, method=Image.Quantize.FASTOCTREE).save(data, "PNG", optimize=True)
+    path.write_bytes(data.getvalue())
+    print(f"{path} ({data.tell() // 1024} KB)")
+    return path
 
 
 def main() -> int:
@@ -23,6 +48,9 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--sizes", default="1280x800,1920x1080")
     ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--case", action="store_true", help="the case screenshots instead (Case tab, report pages)")
+    ap.add_argument("--case-video", help="the case's second evidence video (default: the other bundled sample)")
+    ap.add_argument("--max-kb", type=int, default=290)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="caddm-shots-")
     os.environ["CADDM_CACHE_DIR"] = os.path.join(tmp, "cache")
@@ -56,19 +84,32 @@ def main() -> int:
         QTimer.singleShot(ms, loop.quit)
         loop.exec()
 
-    cmds.open_video(args.video)
-    wait(cmds.infoReady)
-    cmds.analyse()
-    wait(cmds.analysisFinished)
-    if args.threshold is not None:
-        cmds.set_threshold(args.threshold)
-    best = max((f for f in state.frames if f.score is not None), key=lambda f: f.score, default=None)
-    if best is not None:
-        cmds.seek(best.index)
-        cmds.set_flag(best.index, True)
-        cmds.set_note(best.index, "Blending seam along the left cheek; compare with the previous frames.")
+    def analyse_and_flag(note: str, second_note: str | None = None):
+        cmds.analyse()
+        wait(cmds.analysisFinished)
+        if args.threshold is not None:
+            cmds.set_threshold(args.threshold)
+        scored = sorted((f for f in state.frames if f.score is not None), key=lambda f: f.score)
+        if scored:
+            best = scored[-1]
+            cmds.seek(best.index)
+            cmds.set_flag(best.index, True)
+            cmds.set_note(best.index, note)
+            if second_note and len(scored) > 1:
+                cmds.set_note(scored[0].index, second_note)
+            return best.index
+        return None
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.case:
+        case_shots(args, tmp, out, state, cmds, win, wait, settle, analyse_and_flag)
+        cmds.shutdown()
+        return 0
+
+    cmds.open_video(args.video)
+    wait(cmds.infoReady)
+    analyse_and_flag("Blending seam along the left cheek; compare with the previous frames.")
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
         win.resize(w, h)
@@ -84,6 +125,66 @@ def main() -> int:
     print(path)
     cmds.shutdown()
     return 0
+
+
+def case_shots(args, tmp, out, state, cmds, win, wait, settle, analyse_and_flag) -> None:
+    """A case with two analysed and reviewed items: the Case tab, and pages 1 and the reviewed frames of item 1's
+    report as the case exports it."""
+    from PIL import Image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from core.reports.content import build_content
+    from core.reports.pdf_report import pdf_pages
+    from core.resources import sample_videos
+    from core.video import VideoReader
+
+    video = os.path.abspath(args.video)
+    second = args.case_video or next(str(p) for p in sample_videos() if not os.path.samefile(p, video))
+    cmds.cases.new_case(os.path.join(tmp, "2026-117.caddmcase"), "2026-117", "J. Doe",
+                        "Two clips from the seized phone")
+    cmds.cases.add_videos([video, second])
+    wait(cmds.cases.videosAdded)
+    cmds.cases.open_item(2)
+    wait(cmds.infoReady)
+    analyse_and_flag("Lighting on the forehead is consistent across the clip.")
+    cmds.cases.open_item(1)
+    wait(cmds.infoReady)
+    best = analyse_and_flag("Blending seam along the left cheek; compare with the previous frames.",
+                            "Lowest score of the clip: the face turns away.")
+    # opened again from the case: its analysis and review come back without re-running
+    cmds.cases.open_item(1)
+    wait(cmds.infoReady)
+    if best is not None:
+        cmds.seek(best)
+    win.tabs.setCurrentWidget(win.case_panel)
+    win.resize(1280, 800)
+    settle(1000)
+    save_png(win.grab().toImage(), out / "case_panel_1280x800.png", args.max_kb)
+
+    # the report of item 1 as the case exports it (written too, and recorded, to check it carries the review)
+    report_dir = Path(tmp) / "report"
+    cmds.export_report(report_dir, ["html", "json"])
+    wait(cmds.exportFinished)
+    html = (report_dir / "report.html").read_text()
+    print(f"report.html: case 2026-117 {'present' if '2026-117' in html else 'MISSING'}, note "
+          f"{'present' if 'Blending seam' in html else 'MISSING'}")
+    result = state.case.as_report(state.result.with_threshold(state.threshold), state.case_item)
+    with VideoReader(state.video_path) as reader:
+        pages = pdf_pages(result, build_content(result, reader.read_frame, 6))
+    reviewed = next((p for p in pages if any("Blending seam" in t.get_text() for t in p.texts)), pages[-1])
+    images = []
+    for fig in (pages[0], reviewed):
+        canvas = FigureCanvasAgg(fig)
+        fig.set_dpi(88)
+        canvas.draw()
+        images.append(Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB"))
+    w, h = sum(i.width for i in images) + 30, max(i.height for i in images) + 20
+    sheet = Image.new("RGB", (w, h), (70, 72, 78))
+    x = 10
+    for img in images:
+        sheet.paste(img, (x, 10))
+        x += img.width + 10
+    save_png(sheet, out / "case_report_pages.png", args.max_kb)
 
 
 if __name__ == "__main__":

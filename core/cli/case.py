@@ -200,9 +200,8 @@ def _review(args) -> int:
 
 def _export(args) -> int:
     from core.atomic import ensure_output_dir
-    from core.case import CaseReadOnlyError
+    from core.case import CaseReadOnlyError, check_evidence_file
     from core.cli.analyze import _out_dirs
-    from core.hashing import sha256_file
     from core.reports import FORMATS, write_reports
 
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
@@ -239,14 +238,8 @@ def _export(args) -> int:
                 else:
                     from core.video import VideoReader
 
-                    try:
-                        now = sha256_file(it.abs_path)
-                    except OSError as e:
-                        raise CaddmError(it.abs_path, f"evidence item {it.item} cannot be read ({e.strerror or e}); "
-                                                      "--no-frames writes the reports without frame images") from None
-                    if now != it.sha256:
-                        raise CaddmError(it.abs_path, f"evidence item {it.item} has changed (SHA-256 {now}, the case "
-                                                      f"recorded {it.sha256}); its frames are not shown as evidence")
+                    check_evidence_file(f"evidence item {it.item}", it.abs_path, it.sha256,
+                                        "; --no-frames writes the reports without frame images")
                     with VideoReader(it.abs_path) as reader:
                         written = write_reports(result, folder, formats, reader.read_frame, args.top)
             except CaddmError as e:

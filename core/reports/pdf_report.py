@@ -259,6 +259,22 @@ def _frame_block(flow: Flow, e: FrameEntry, threshold: float) -> None:
 
 
 def render_pdf(result: AnalysisResult, c: ReportContent) -> bytes:
+    pages = pdf_pages(result, c)
+    buf = io.BytesIO()
+    case = result.case
+    meta = {"Title": c.title, "Author": (case.analyst if case and case.analyst else None),
+            "Subject": f"Evidence SHA-256 {result.video.sha256}", "Creator": c.about_rows[0][1],
+            "Keywords": f"deepfake; CADDM; verdict {c.verdict}",
+            "CreationDate": datetime.strptime(c.generated_utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)}
+    with PdfPages(buf, metadata={k: v for k, v in meta.items() if v}) as pdf:
+        for fig in pages:
+            pdf.savefig(fig)
+    return buf.getvalue()
+
+
+def pdf_pages(result: AnalysisResult, c: ReportContent) -> list[Figure]:
+    """The report's pages as matplotlib figures (A4 portrait, inches): `render_pdf` saves them; a figure can also
+    be drawn to an image (the docs' screenshots)."""
     thr = result.settings.threshold
     flow = Flow(c.title)
 
@@ -352,6 +368,7 @@ def render_pdf(result: AnalysisResult, c: ReportContent) -> bytes:
     else:
         flow.paragraph("No frame had a face.")
     if c.reviewed:
+        flow.ensure(line_h(12.5) + 0.6 + _image_layout(c.reviewed[0])[1])  # the heading with its first frame
         flow.heading("Frames flagged or annotated by the analyst")
         for e in c.reviewed:
             _frame_block(flow, e, thr)
@@ -374,14 +391,4 @@ def render_pdf(result: AnalysisResult, c: ReportContent) -> bytes:
         flow.text(LEFT, PAGE_H - 0.55, f"{software} \u00b7 evidence SHA-256 {c.sha_prefix}\u2026", 7.5,
                   colour="#555555")
         flow.text(PAGE_W - RIGHT, PAGE_H - 0.55, f"page {i} of {n}", 7.5, colour="#555555", ha="right")
-
-    buf = io.BytesIO()
-    case = result.case
-    meta = {"Title": c.title, "Author": (case.analyst if case and case.analyst else None),
-            "Subject": f"Evidence SHA-256 {result.video.sha256}", "Creator": software,
-            "Keywords": f"deepfake; CADDM; verdict {c.verdict}",
-            "CreationDate": datetime.strptime(c.generated_utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)}
-    with PdfPages(buf, metadata={k: v for k, v in meta.items() if v}) as pdf:
-        for fig in flow.pages:
-            pdf.savefig(fig)
-    return buf.getvalue()
+    return flow.pages
