@@ -348,6 +348,7 @@ class ReferencePanel(QWidget):
         """One row per face track: its person (with the face), described faces, median distance to the reference,
         verdict and consistency."""
         r = self.state.result
+        self.status.setText("\n".join(self.refs.status_lines()))  # the Settings' identity switch may have changed
         self.table.setRowCount(0)
         if r is None:
             self.people.setText("Analyse the video to compare its faces." if self.state.video_path else "")
