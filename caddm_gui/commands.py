@@ -26,6 +26,7 @@ from core.evidence import video_file_filter
 from core.registry import model_default_threshold, resolve_model
 from core.reports import FORMATS, write_reports
 from core.reports.figures import write_annotated_png
+from core.reference import Reference
 from core.results import AnalysisResult, CaseInfo, FrameResult
 from core.runner import analyze_cached, load_predictor, lookup_cached
 from core.video import VideoReader, quick_probe
@@ -61,6 +62,7 @@ class Commands(QObject):
         self._predictor = None
         self._predictor_key = None
         self._predictor_lock = threading.Lock()
+        self.reference: Reference | None = None   # the claimed person's reference (reference_panel), or None
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
@@ -88,7 +90,8 @@ class Commands(QObject):
             self.prefs.save(self.settings)
 
     def options(self) -> AnalysisOptions:
-        return AnalysisOptions(frames=self.prefs.frame_selection(), threshold=self.state.threshold)
+        return AnalysisOptions(frames=self.prefs.frame_selection(), threshold=self.state.threshold,
+                               identity=self.prefs.identity)
 
     def describe_device(self) -> str:
         try:
@@ -172,9 +175,9 @@ class Commands(QObject):
         self.state.set_info(info)
         from_case = self.cases.video_probed(info)   # with a case open: its analysis of the video, if any
         if from_case is not None:
-            self.state.set_result(from_case, review=self.cases.review())
+            self.state.set_result(self._compared(from_case), review=self.cases.review())
         elif result is not None:
-            self.state.set_result(result, from_cache=True, review=self.cases.review())
+            self.state.set_result(self._compared(result), from_cache=True, review=self.cases.review())
             self.state.info_msg(f"Loaded the cached analysis of {os.path.basename(info.path)} "
                                 f"({len(result.frames)} frames, model {result.model.name}).")
         else:
@@ -272,6 +275,7 @@ class Commands(QObject):
         self._finish_analysis()
         s = self.state
         self.cases.analysed(result, cached, self._analysis_utc)   # recorded in the open case
+        result = self._compared(result)
         s.set_result(result, from_cache=cached, review=self.cases.review())
         sm = result.summary
         if not result.complete:
@@ -324,6 +328,33 @@ class Commands(QObject):
         if self._save_timer.isActive():
             self._save_timer.stop()
             self._save_review(sync=True)
+
+    # -- identity reference ----------------------------------------------------------------------------------
+    def _compared(self, result: AnalysisResult) -> AnalysisResult:
+        return result if self.reference is None and result.reference is None else result.with_reference(self.reference)
+
+    def set_reference(self, reference: Reference | None) -> bool:
+        """Compare the faces with the claimed person's reference (None: no comparison), now for the current
+        result (distances and track verdicts recomputed from its descriptors; nothing is re-analysed) and for
+        every result opened or analysed after. False when there is no result to compare yet."""
+        self.reference = reference
+        s = self.state
+        if s.result is None or s.busy:
+            return False
+        s.set_result(self._compared(s.result), from_cache=s.from_cache, review=s.review)
+        if reference is None:
+            s.info_msg("Reference cleared: identity shows the consistency within each track.")
+        elif not any(f.descriptor is not None for fr in s.result.frames for f in fr.faces):
+            s.warning("This analysis has no identity descriptors (identity was off in Settings, or no face was "
+                      "described): turn identity on in Settings and analyse again to compare with the reference.")
+        elif not len(reference.descriptors):
+            s.warning("The reference holds no face: identity distances are not computed.")
+        else:
+            verdicts = [f"track {t.track}: {t.identity.verdict}" for t in s.result.tracks
+                        if t.identity is not None and t.identity.verdict is not None]
+            s.info_msg(f"Compared with the reference ({len(reference.descriptors)} faces): "
+                       + ("; ".join(verdicts) or "no described track"))
+        return True
 
     # -- threshold and review ----------------------------------------------------------------------------------
     def set_threshold(self, t: float, by_user: bool = True) -> None:

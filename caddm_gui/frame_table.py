@@ -1,6 +1,8 @@
 """The analysed frames as a sortable table: flag, frame, time, P(fake) (coloured by the threshold), faces, artifact
-boxes, tracks and the analyst's note. Double-click a row to seek to it; tick the flag box to flag a frame;
-double-click the note cell (or press F2) to write a note. Flags and notes go to `result.review` via the commands.
+boxes, tracks, identity distance (`core.results.identity_series`: to the reference when one is loaded, else to the
+track's median descriptor; blank for a frame with no described face) and the analyst's note. Double-click a row to
+seek to it; tick the flag box to flag a frame; double-click the note cell (or press F2) to write a note. Flags and
+notes go to `result.review` via the commands.
 """
 from __future__ import annotations
 
@@ -9,13 +11,13 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from core.formatting import fmt_score, fmt_time
-from core.results import FrameResult
+from core.results import FrameResult, identity_series
 
 from .frame_view import score_qcolor
 from .state import AppState
 
-COLUMNS = ("Flag", "Frame", "Time", "P(fake)", "Faces", "Boxes", "Track", "Note")
-FLAG, FRAME, TIME, SCORE, FACES, ARTS, TRACK, NOTE = range(len(COLUMNS))
+COLUMNS = ("Flag", "Frame", "Time", "P(fake)", "Faces", "Boxes", "Track", "Identity", "Note")
+FLAG, FRAME, TIME, SCORE, FACES, ARTS, TRACK, IDENTITY, NOTE = range(len(COLUMNS))
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -25,6 +27,8 @@ class FrameTableModel(QAbstractTableModel):
         self.state, self.commands = state, commands
         self.rows: list[FrameResult] = []
         self.row_of: dict[int, int] = {}
+        self.identity: dict[int, list[float]] = {}   # frame index -> its described faces' distances (track order)
+        self.identity_kind: str | None = None
         state.framesReset.connect(self.reset)
         state.frameScored.connect(self.append)
         state.reviewChanged.connect(self._review_changed)
@@ -34,6 +38,11 @@ class FrameTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows = list(self.state.frames)
         self.row_of = {f.index: i for i, f in enumerate(self.rows)}
+        self.identity_kind, series = identity_series(self.rows)
+        self.identity = {}
+        for _track, (indices, dists) in series.items():
+            for i, d in zip(indices.tolist(), dists.tolist()):
+                self.identity.setdefault(i, []).append(d)
         self.endResetModel()
 
     def append(self, fr: FrameResult) -> None:
@@ -67,7 +76,10 @@ class FrameTableModel(QAbstractTableModel):
             return COLUMNS[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
             return {FLAG: "flagged for the report", SCORE: "highest P(fake) over the frame's faces",
-                    ARTS: "artifact boxes over all faces", NOTE: "double-click to write a note"}.get(section)
+                    ARTS: "artifact boxes over all faces", NOTE: "double-click to write a note",
+                    IDENTITY: {"reference": "identity distance to the reference (nearest reference face)"}.get(
+                        self.identity_kind, "identity distance to the track's median descriptor (consistency; no "
+                        "reference loaded)") + "; blank: no face of the frame described"}.get(section)
         return None
 
     def flags(self, index):
@@ -98,6 +110,8 @@ class FrameTableModel(QAbstractTableModel):
                 return str(sum(len(f.artifacts_at(self.state.threshold)) for f in fr.faces))
             if col == TRACK:
                 return ", ".join(str(t) for t in sorted({f.track for f in fr.faces})) or "-"
+            if col == IDENTITY:
+                return " / ".join(f"{d:.3f}" for d in self.identity.get(fr.index, []))
             if col == NOTE:
                 return review.notes.get(fr.index, "")
             return None
@@ -106,6 +120,7 @@ class FrameTableModel(QAbstractTableModel):
                     SCORE: -1.0 if fr.score is None else fr.score, FACES: len(fr.faces),
                     ARTS: sum(len(f.artifacts_at(self.state.threshold)) for f in fr.faces),
                     TRACK: min((f.track for f in fr.faces), default=-1),
+                    IDENTITY: max(self.identity.get(fr.index, []), default=-1.0),
                     NOTE: review.notes.get(fr.index, "")}.get(col)
         if role == Qt.ItemDataRole.ForegroundRole and col == SCORE:
             return QColor("#8a8a8a") if fr.score is None else score_qcolor(fr.score, self.state.threshold)
@@ -152,7 +167,7 @@ class FrameTable(QTableView):
         h.setMinimumSectionSize(30)
         fm = self.fontMetrics()
         samples = {FLAG: "Flag", FRAME: "Frame 00", TIME: "00:00.000", SCORE: "P(fake)", FACES: "Faces",
-                   ARTS: "Boxes", TRACK: "Track"}
+                   ARTS: "Boxes", TRACK: "Track", IDENTITY: "Identity"}
         for col, text in samples.items():
             self.setColumnWidth(col, fm.horizontalAdvance(text) + 14)
         h.setHighlightSections(False)

@@ -1,6 +1,7 @@
 """The main window: frame view with the transport bar and the timeline on the left; verdict, review of the current
-frame and the frames table / evidence tabs on the right; menus, toolbar, a message bar for problems and a status bar
-with the analysis progress and the compute device. It only wires views to `AppState` and actions to `Commands`."""
+frame and the frames table / evidence / reference tabs on the right; menus, toolbar, a message bar for problems and
+a status bar with the analysis progress and the compute device. It only wires views to `AppState` and actions to
+`Commands`."""
 from __future__ import annotations
 
 import os
@@ -22,6 +23,7 @@ from .export_dialog import ExportDialog
 from .frame_table import FrameTable
 from .frame_view import FrameView
 from .preferences import Preferences
+from .reference_panel import ReferencePanel
 from .review_panel import ReviewPanel
 from .settings_dialog import SettingsDialog
 from .state import AppState
@@ -83,6 +85,7 @@ class MainWindow(QMainWindow):
         self.verdict = VerdictPanel(s)
         self.review = ReviewPanel(s, c)
         self.case_panel = CasePanel(s, c)
+        self.reference = ReferencePanel(s, c)
         self.messages = MessageBar()
 
         self._build_actions()
@@ -160,8 +163,8 @@ class MainWindow(QMainWindow):
         self.act_zoom_out = self._action("Zoom out", lambda: self.view.zoom(0.8), QKeySequence.StandardKey.ZoomOut)
         self.overlay_actions = {}
         names = {"faces": "Face boxes", "artifacts": "Artifact boxes", "landmarks": "Landmarks",
-                 "labels": "Score labels"}
-        keys = {"faces": "Ctrl+1", "artifacts": "Ctrl+2", "landmarks": "L", "labels": "Ctrl+3"}
+                 "labels": "Score labels", "identity": "Identity curve on the timeline"}
+        keys = {"faces": "Ctrl+1", "artifacts": "Ctrl+2", "landmarks": "L", "labels": "Ctrl+3", "identity": "Ctrl+4"}
         for name, text in names.items():
             a = self._action(text, lambda on, n=name: self._set_overlay(n, on), keys[name])
             a.setCheckable(True)
@@ -249,6 +252,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Frames")
         self.tabs.addTab(self.evidence, "Evidence")
+        self.tabs.addTab(self.reference, "Reference")
         self.tabs.addTab(self.case_panel, "Case")
         self.case_panel.add_empty_actions([self.act_new_case, self.act_open_case])
         right = QWidget()

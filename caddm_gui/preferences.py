@@ -12,13 +12,13 @@ from PySide6.QtCore import QSettings
 from core.device import DEVICE_CHOICES
 from core.frames import MODES, FrameSelection
 
-OVERLAYS = ("faces", "artifacts", "landmarks", "labels")
+OVERLAYS = ("faces", "artifacts", "landmarks", "labels", "identity")  # identity: the timeline's identity curve
 MAX_RECENT = 10
 LISTS = ("recent", "recent_cases")   # the recent videos and case files, newest first
 
 
 def default_overlays() -> dict[str, bool]:
-    return {"faces": True, "artifacts": True, "landmarks": False, "labels": True}
+    return {"faces": True, "artifacts": True, "landmarks": False, "labels": True, "identity": True}
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Preferences:
     threshold: float = 0.5        # the analyst's own threshold, used when model_threshold is off
     model_threshold: bool = True  # use the model's calibrated threshold (its card; 0.5 without one)
     auto_analyse: bool = False
+    identity: bool = True         # identity descriptors (AnalysisOptions.identity; off = caddm-analyze --no-identity)
     overlays: dict[str, bool] = field(default_factory=default_overlays)
     recent: list[str] = field(default_factory=list)
     recent_cases: list[str] = field(default_factory=list)

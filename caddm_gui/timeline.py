@@ -3,6 +3,11 @@ are gaps), analysed frames with no face as grey ticks at the bottom, the thresho
 spans where the frame score is at or above it shaded red, flagged frames as orange marks on top, and a cursor at the
 current frame. Click or drag with the left button to seek; the wheel zooms the frame axis; right-drag zooms too
 (pyqtgraph's default), the small "A" button resets.
+
+Identity (`core.results.identity_series`, never part of P(fake)): one dashed curve per track over its described
+faces, on the same 0-1 scale (right axis): the distance to the reference when one is loaded, else to the track's
+median descriptor (consistency); the dotted cyan line is DIFFERENT_MIN ("different person" at or above it). Shown
+with the "identity" overlay (View menu, Settings).
 """
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from core.faces.identity import DIFFERENT_MIN
 from core.reports.figures import TRACK_COLOURS
-from core.results import track_series
+from core.results import identity_series, track_series
 
 from .state import AppState
 
@@ -22,6 +28,9 @@ pg.setConfigOptions(antialias=True)
 
 BACKGROUND = "#1b1c1f"
 FOREGROUND = "#c8c8c8"
+IDENTITY_COLOUR = "#4dd0e1"
+IDENTITY_LABELS = {"reference": "identity: distance to the reference",
+                   "consistency": "identity: distance to the track's median"}
 
 
 class SeekViewBox(pg.ViewBox):
@@ -57,7 +66,9 @@ class Timeline(QWidget):
         pi = self.plot.getPlotItem()
         pi.setLabel("left", "P(fake)", color=FOREGROUND)
         pi.setLabel("bottom", "frame", color=FOREGROUND)
-        for ax in ("left", "bottom"):
+        pi.showAxis("right")
+        pi.setLabel("right", "identity distance", color=IDENTITY_COLOUR)
+        for ax in ("left", "bottom", "right"):
             pi.getAxis(ax).setTextPen(FOREGROUND)
             pi.getAxis(ax).setPen("#6a6a6a")
         pi.showGrid(x=False, y=True, alpha=0.15)
@@ -74,6 +85,18 @@ class Timeline(QWidget):
         self.flags.setZValue(20)
         pi.addItem(self.flags)
         self.curves: dict[int, pg.PlotDataItem] = {}
+        self.id_curves: dict[int, pg.PlotDataItem] = {}   # identity distance per track (dashed)
+        self.identity_kind: str | None = None             # "reference", "consistency", or None (nothing drawn)
+        self._id_legend = pg.PlotDataItem(pen=pg.mkPen(FOREGROUND, width=2, style=Qt.PenStyle.DashLine),
+                                          symbol="d", symbolSize=7, symbolBrush=None, symbolPen=FOREGROUND)
+        self.id_line = pg.InfiniteLine(pos=DIFFERENT_MIN, angle=0, movable=False,
+                                       pen=pg.mkPen(IDENTITY_COLOUR, width=1.2, style=Qt.PenStyle.DotLine),
+                                       label=f"different person \u2265 {DIFFERENT_MIN:.2f}",
+                                       labelOpts={"position": 0.04, "color": IDENTITY_COLOUR,
+                                                  "anchors": [(0, 1), (0, 1)]})  # as the threshold's label
+        self.id_line.setZValue(25)
+        self.id_line.hide()
+        pi.addItem(self.id_line)
 
         self.threshold = pg.InfiniteLine(pos=state.threshold, angle=0, movable=True, bounds=(0.0, 1.0),
                                          pen=pg.mkPen("#ff5252", width=1.5, style=Qt.PenStyle.DashLine),
@@ -104,6 +127,7 @@ class Timeline(QWidget):
         state.thresholdChanged.connect(self._on_threshold)
         state.frameChanged.connect(self._on_frame)
         state.reviewChanged.connect(lambda _i: self._draw_flags())
+        state.overlaysChanged.connect(self._draw_identity)
 
     # -- seeking ---------------------------------------------------------------------------------------------------
     def seek_to_x(self, x: float) -> None:
@@ -169,6 +193,35 @@ class Timeline(QWidget):
         self.noface.setData(empty, [-0.02] * len(empty))
         self._draw_shade()
         self._draw_flags()
+        self._draw_identity()
+
+    def _draw_identity(self) -> None:
+        """The identity curves and their threshold line, when the overlay is on and a face has a descriptor."""
+        frames = self.state.frames
+        kind, series = identity_series(frames) if self.state.overlays.get("identity", True) else (None, {})
+        pi = self.plot.getPlotItem()
+        for t in list(self.id_curves):
+            if t not in series:
+                pi.removeItem(self.id_curves.pop(t))
+        order = {t: k for k, t in enumerate(sorted({f.track for fr in frames for f in fr.faces}))}
+        for t, (indices, dists) in series.items():
+            colour = TRACK_COLOURS[order[t] % len(TRACK_COLOURS)]
+            if t not in self.id_curves:
+                self.id_curves[t] = pg.PlotDataItem(symbol="d", symbolSize=7)
+                self.id_curves[t].setZValue(5)
+                pi.addItem(self.id_curves[t])
+            c = self.id_curves[t]
+            c.setPen(pg.mkPen(colour, width=1.6, style=Qt.PenStyle.DashLine))
+            c.setSymbolBrush(BACKGROUND)
+            c.setSymbolPen(pg.mkPen(colour, width=1.4))
+            c.setData(indices.astype(float), dists)
+        if kind != self.identity_kind:
+            if self.identity_kind is not None:
+                self.legend.removeItem(IDENTITY_LABELS[self.identity_kind])
+            if kind is not None:
+                self.legend.addItem(self._id_legend, IDENTITY_LABELS[kind])
+            self.identity_kind = kind
+        self.id_line.setVisible(kind is not None)
 
     def _draw_shade(self) -> None:
         frames = sorted(self.state.frames, key=lambda f: f.index)

@@ -67,9 +67,12 @@ class ResultCache:
 
     def put(self, key: str, result: AnalysisResult) -> Path | None:
         """Store a complete result atomically and return its path; an incomplete result is not stored (None).
-        OutputError naming the cache folder or file when it cannot be written."""
+        The cache holds the descriptors, not a comparison with a reference: a compared result is stored without
+        it (`with_reference(None)`). OutputError naming the cache folder or file when it cannot be written."""
         if not result.complete:
             return None
+        if result.reference is not None:
+            result = result.with_reference(None)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:

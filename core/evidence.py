@@ -25,6 +25,13 @@ def video_file_filter() -> str:
     return "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS)) + ");;All files (*)"
 
 
+def reference_file_filter() -> str:
+    """A file-dialog filter for a claimed person's reference (`core.reference`): photos and videos."""
+    photos = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
+    videos = " ".join(f"*{e}" for e in sorted(VIDEO_EXTENSIONS))
+    return f"Photos and videos ({photos} {videos});;Photos ({photos});;Videos ({videos});;All files (*)"
+
+
 def find_videos(folder: str | os.PathLike, extensions=VIDEO_EXTENSIONS) -> list[Path]:
     """The files under `folder`, recursively, whose extension (any case) is in `extensions`, sorted by path.
 

@@ -20,6 +20,7 @@ Shapes:
                                              of float16, and held quantised to float16 so it round-trips exactly
     FrameResult.score              max over the frame's faces, None when it has no face
     track_series(frames)[t]        (times (N,) s, frame indices (N,), scores (N,) NaN where track t is absent)
+    identity_series(frames)[1][t]  (frame indices (K,), distances (K,)) over track t's described faces
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ import numpy as np
 from core import __version__
 from core.atomic import atomic_open
 from core.errors import CaddmError, OutputError
-from core.faces.identity import (consistency_jumps, descriptor_from_text, descriptor_to_text, distances,
+from core.faces.identity import (cluster, consistency_jumps, descriptor_from_text, descriptor_to_text, distances,
                                  identity_verdict, quantise, track_consistency)
 from core.formatting import utc_now
 from core.frames import FrameSelection
@@ -263,6 +264,129 @@ def track_identity(faces: Sequence[tuple[int, "FaceResult"]]) -> TrackIdentity |
     return out
 
 
+def _track_faces(frames: Sequence[FrameResult]) -> dict[int, list[tuple[int, "FaceResult"]]]:
+    """{track id: [(frame index, face), ...] in frame order}, tracks in ascending id."""
+    faces: dict[int, list[tuple[int, FaceResult]]] = {}
+    for fr in sorted(frames, key=lambda f: f.index):
+        for face in fr.faces:
+            faces.setdefault(face.track, []).append((fr.index, face))
+    return dict(sorted(faces.items()))
+
+
+def identity_series(frames: Sequence[FrameResult]) -> tuple[str | None, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """Each track's identity distance over its described faces: what the app's identity curve and frames column
+    show. ``(kind, {track id: (frame indices (K,) int64, distances (K,) float64)})``: kind "reference" when the
+    faces were compared with a reference (`AnalysisResult.with_reference`; each face's distance to the nearest
+    reference descriptor), else "consistency" (each face's distance to its track's median descriptor, no
+    reference needed), None when no face has a descriptor (and the dict is empty). A track with two described
+    faces in one frame has two entries there."""
+    tracks = {t: [(i, f) for i, f in faces if f.descriptor is not None]
+              for t, faces in _track_faces(frames).items()}
+    tracks = {t: faces for t, faces in tracks.items() if faces}
+    if not tracks:
+        return None, {}
+    if any(f.identity_distance is not None for faces in tracks.values() for _, f in faces):
+        out = {}
+        for t, faces in tracks.items():
+            at = [(i, f.identity_distance) for i, f in faces if f.identity_distance is not None]
+            out[t] = (np.array([i for i, _ in at], dtype=np.int64), np.array([d for _, d in at], dtype=np.float64))
+        return "reference", {t: v for t, v in out.items() if len(v[0])}
+    return "consistency", {t: (np.array([i for i, _ in faces], dtype=np.int64),
+                               track_consistency(np.stack([f.descriptor for _, f in faces])))
+                           for t, faces in tracks.items()}
+
+
+@dataclass
+class IdentityCluster:
+    """One person in the video: the face tracks whose median descriptors `core.faces.identity.cluster` groups
+    together (independent of P(fake) and of any reference).
+
+    id: 0, 1, ... by how many analysed frames show the person (most first); tracks: its track ids; n_frames:
+    analysed frames in which one of its tracks has a face; n_described: its faces with a descriptor; first_frame /
+    last_frame: the first and last of those frames. The representative face (to crop a thumbnail from):
+    face_frame, face_track and face_box (xyxy frame px), the described face nearest the person's median
+    descriptor among those at least half as large (area) as its largest described face. spread: the largest
+    distance between two of its tracks' median descriptors (None for one track); nearest / nearest_distance: the
+    other identity nearest by average linkage and that distance (None when alone; below DIFFERENT_MIN the two may
+    be one person). Against a reference (None without one): median of its faces' distances and the verdict."""
+
+    id: int
+    tracks: list[int]
+    n_frames: int
+    n_described: int
+    first_frame: int
+    last_frame: int
+    face_frame: int
+    face_track: int
+    face_box: tuple[float, float, float, float]
+    spread: float | None = None
+    nearest: int | None = None
+    nearest_distance: float | None = None
+    median: float | None = None
+    verdict: str | None = None
+
+    def __post_init__(self):
+        self.tracks = [int(t) for t in self.tracks]
+        for k in ("id", "n_frames", "n_described", "first_frame", "last_frame", "face_frame", "face_track"):
+            setattr(self, k, int(getattr(self, k)))
+        self.face_box = _box(self.face_box, "identity face box")
+        self.nearest = None if self.nearest is None else int(self.nearest)
+        for k in ("spread", "nearest_distance", "median"):
+            setattr(self, k, _opt_score(getattr(self, k)))
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["face_box"] = list(self.face_box)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IdentityCluster":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def identity_clusters(frames: Sequence[FrameResult]) -> list[IdentityCluster]:
+    """The distinct people of the video (`IdentityCluster`), from the tracks with at least one described face;
+    empty when no face has a descriptor (identity off)."""
+    by_track = {t: faces for t, faces in _track_faces(frames).items()
+                if any(f.descriptor is not None for _, f in faces)}
+    if not by_track:
+        return []
+    ids = list(by_track)
+    medians = np.stack([np.median(np.stack([f.descriptor for _, f in by_track[t] if f.descriptor is not None]),
+                                  axis=0) for t in ids])
+    groups, link = cluster(medians)
+    found = []
+    for g, rows in enumerate(groups):
+        faces = [(i, f) for r in rows for i, f in by_track[ids[r]]]
+        described = [(i, f) for i, f in faces if f.descriptor is not None]
+        desc = np.stack([f.descriptor for _, f in described])
+        area = np.array([(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for _, f in described])
+        gap = np.linalg.norm(desc - np.median(desc, axis=0), axis=1)
+        gap[area < 0.5 * area.max()] = np.inf
+        best = min(range(len(described)), key=lambda k: (gap[k], described[k][0]))
+        frame_ix = sorted({i for i, _ in faces})
+        m = medians[rows]
+        spread = (float(np.linalg.norm(m[:, None] - m[None], axis=2).max()) if len(rows) > 1 else None)
+        others = [(link[g, h], h) for h in range(len(groups)) if h != g]
+        dists = [f.identity_distance for _, f in described if f.identity_distance is not None]
+        found.append(dict(tracks=[ids[r] for r in rows], n_frames=len(frame_ix), n_described=len(described),
+                          first_frame=frame_ix[0], last_frame=frame_ix[-1], face_frame=described[best][0],
+                          face_track=described[best][1].track, face_box=described[best][1].box, spread=spread,
+                          nearest=min(others)[1] if others else None,
+                          nearest_distance=min(others)[0] if others else None,
+                          median=float(np.median(dists)) if dists else None,
+                          verdict=identity_verdict(dists) if dists else None))
+    order = sorted(range(len(found)), key=lambda g: (-found[g]["n_frames"], found[g]["first_frame"]))
+    new_id = {g: k for k, g in enumerate(order)}
+    out = []
+    for g in order:
+        c = found[g]
+        if c["nearest"] is not None:
+            c["nearest"] = new_id[c["nearest"]]
+        out.append(IdentityCluster(id=new_id[g], **c))
+    return out
+
+
 @dataclass
 class TrackSummary:
     """One face track over the analysed frames: first/last analysed frame it appears in, their times, how many
@@ -386,10 +510,7 @@ def track_series(frames: Sequence[FrameResult]) -> dict[int, tuple[np.ndarray, n
 def track_summaries(frames: Sequence[FrameResult], threshold: float) -> list[TrackSummary]:
     """One `TrackSummary` per track id, sorted by track id. A track seen twice in one frame counts once (max)."""
     threshold = round_score(threshold)
-    faces: dict[int, list[tuple[int, FaceResult]]] = {}
-    for fr in sorted(frames, key=lambda f: f.index):
-        for face in fr.faces:
-            faces.setdefault(face.track, []).append((fr.index, face))
+    faces = _track_faces(frames)
     out = []
     for track, (times, indices, ys) in track_series(frames).items():
         at = np.flatnonzero(~np.isnan(ys))
@@ -535,7 +656,9 @@ class AnalysisResult:
     frames are in increasing index order; `tracks` and `summary` are derived from `frames` at
     `settings.threshold` (use `build` or `with_threshold` to keep them consistent); `complete` is False for a
     cancelled or failed run (partial frames); `timings` maps a stage name to seconds; `reference`: the claimed
-    person's reference the faces were compared with (`with_reference`), None without one.
+    person's reference the faces were compared with (`with_reference`), None without one; `identities`: the
+    distinct people of the video (`identity_clusters(frames)`, derived from `frames` when not given, so results
+    written before it existed get it too).
     """
 
     video: VideoInfo
@@ -552,8 +675,12 @@ class AnalysisResult:
     software: dict = field(default_factory=_software)
     schema: str = SCHEMA
     reference: Reference | None = None
+    identities: list[IdentityCluster] | None = None
 
     def __post_init__(self):
+        self.identities = (identity_clusters(self.frames) if self.identities is None else
+                           [c if isinstance(c, IdentityCluster) else IdentityCluster.from_dict(c)
+                            for c in self.identities])
         self.timings = {str(k): round(float(v), 4) + 0.0 for k, v in self.timings.items()}
         self.complete = bool(self.complete)
 
@@ -585,7 +712,7 @@ class AnalysisResult:
         frames = [replace(fr, faces=[replace(f, identity_distance=found.get(id(f))) for f in fr.faces])
                   for fr in self.frames]
         return replace(self, frames=frames, tracks=track_summaries(frames, self.settings.threshold),
-                       reference=reference)
+                       reference=reference, identities=None)
 
     def frame(self, index: int) -> FrameResult | None:
         """The analysed frame with this index, or None."""
@@ -609,6 +736,7 @@ class AnalysisResult:
             "reference": None if self.reference is None else self.reference.to_dict(),
             "summary": self.summary.to_dict(),
             "tracks": [t.to_dict() for t in self.tracks],
+            "identities": [c.to_dict() for c in self.identities],
             "timings": dict(self.timings),
             "review": self.review.to_dict(),
             "frames": [f.to_dict() for f in self.frames],
@@ -625,7 +753,9 @@ class AnalysisResult:
             settings=AnalysisSettings.from_dict(d["settings"]), summary=Summary.from_dict(d["summary"]),
             tracks=[TrackSummary.from_dict(t) for t in d["tracks"]], timings=dict(d.get("timings", {})),
             review=Review.from_dict(d.get("review", {})), frames=[FrameResult.from_dict(f) for f in d["frames"]],
-            reference=None if d.get("reference") is None else Reference.from_dict(d["reference"]))
+            reference=None if d.get("reference") is None else Reference.from_dict(d["reference"]),
+            identities=None if d.get("identities") is None else [IdentityCluster.from_dict(c)
+                                                                 for c in d["identities"]])
 
     def to_json(self, indent: int | None = None) -> str:
         """Compact JSON (`indent` None), or indented with one compact line per frame: readable, greppable by frame,

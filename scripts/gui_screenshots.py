@@ -4,8 +4,11 @@ other bundled sample), analyses and reviews both, and grabs the Case tab and two
 pages drawn with the report's own figure code: nothing here renders HTML offscreen).
 
     QT_QPA_PLATFORM=offscreen python scripts/gui_screenshots.py VIDEO --model CKPT --out docs/screenshots [--case]
+    ... VIDEO --reference PHOTO_OR_VIDEO... --prefix identity_swapped --sizes 1280x800
 (or under xvfb-run for a real X server). Uses a temporary settings file, result cache and case file. PNGs larger
-than --max-kb are stored with a 256-colour palette.
+than --max-kb are stored with a 256-colour palette. With `--reference` the files are read into the Reference tab
+before the analysis, the window shows that tab, and no example note is written; files are named PREFIX_WxH.png
+(default prefix "inspector", which also grabs the Evidence tab).
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ def save_png(image, path: Path, max_kb: int) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("video")
-    ap.add_argument("--model", required=True)
+    ap.add_argument("--model", default="", help="checkpoint (default: the bundled model)")
     ap.add_argument("--out", default="docs/screenshots")
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--sizes", default="1280x800,1920x1080")
@@ -51,6 +54,9 @@ def main() -> int:
     ap.add_argument("--case", action="store_true", help="the case screenshots instead (Case tab, report pages)")
     ap.add_argument("--case-video", help="the case's second evidence video (default: the other bundled sample)")
     ap.add_argument("--max-kb", type=int, default=290)
+    ap.add_argument("--reference", nargs="+", metavar="PATH", default=None,
+                    help="photos or videos of the claimed person, read into the Reference tab")
+    ap.add_argument("--prefix", default="inspector", help="file name prefix of the screenshots")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="caddm-shots-")
     os.environ["CADDM_CACHE_DIR"] = os.path.join(tmp, "cache")
@@ -78,6 +84,9 @@ def main() -> int:
         signal.connect(loop.quit)
         QTimer.singleShot(ms, loop.quit)
         loop.exec()
+
+    def save(path):
+        save_png(win.grab().toImage(), path, args.max_kb)
 
     def settle(ms=400):
         loop = QEventLoop()
@@ -109,20 +118,34 @@ def main() -> int:
 
     cmds.open_video(args.video)
     wait(cmds.infoReady)
-    analyse_and_flag("Blending seam along the left cheek; compare with the previous frames.")
+    if args.reference:
+        refs = win.reference.refs
+        refs.add_files(args.reference)
+        while refs.busy:
+            wait(refs.changed)
+        win.tabs.setCurrentWidget(win.reference)
+        cmds.analyse()
+        wait(cmds.analysisFinished)
+        best = max((f for f in state.frames if f.score is not None), key=lambda f: f.score, default=None)
+        if best is not None:
+            cmds.seek(best.index)
+    else:
+        analyse_and_flag("Blending seam along the left cheek; compare with the previous frames.")
+    settle(3000)  # the people's face thumbnails are cut in a worker
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
         win.resize(w, h)
         settle(800)
-        path = out / f"inspector_{w}x{h}.png"
-        win.grab().save(str(path))
+        path = out / f"{args.prefix}_{w}x{h}.png"
+        save(path)
         print(path)
-    win.tabs.setCurrentWidget(win.evidence)
-    win.resize(1280, 800)
-    settle(800)
-    path = out / "inspector_evidence_1280x800.png"
-    win.grab().save(str(path))
-    print(path)
+    if args.prefix == "inspector":
+        win.tabs.setCurrentWidget(win.evidence)
+        win.resize(1280, 800)
+        settle(800)
+        path = out / "inspector_evidence_1280x800.png"
+        save(path)
+        print(path)
     cmds.shutdown()
     return 0
 

@@ -11,7 +11,8 @@ aligned 150x150 chip (`dlib.get_face_chip`, padding 0.25) cut from around the fa
 Euclidean distance; dlib's published operating point is 0.6 (same person below, 99.38% on LFW).
 
 Pure functions (numpy only; no dlib, no OpenCV at import): `distances`, `identity_verdict`, `track_consistency`,
-`consistency_jumps`, `quantise`, `descriptor_to_text` / `descriptor_from_text` (base64 of little-endian float16,
+`consistency_jumps`, `cluster` (how many people: groups of descriptors, e.g. of the tracks' median descriptors),
+`quantise`, `descriptor_to_text` / `descriptor_from_text` (base64 of little-endian float16,
 the result files' compact form).
 
 Thresholds on a track's median distance to the reference (`bench/identity_bench.py`, docs/IDENTITY.md). On
@@ -23,6 +24,10 @@ person gave medians 0.20-0.42, face swaps 0.50-0.80, real videos of the other pe
                     3 of 30 swaps (0.50-0.57) stay "inconclusive" rather than risk calling a genuine video's person
                     someone else
     in between, or with fewer than MIN_FACES (3) described faces: "inconclusive"
+    Clusters (`cluster`): two groups are merged while their average-linkage distance is at most SAME_MAX (the
+                    same person); groups left between SAME_MAX and DIFFERENT_MIN apart may still be one person
+                    (the report names the nearest other group and its distance); at DIFFERENT_MIN or more apart,
+                    distinct people
     JUMP_DISTANCE   0.60: a face farther than this from its track's median descriptor is listed as a jump (one
                     that dlib would call another person). On 62 tracks of 58 real clips the per-track maximum was
                     0.29 (median) and 0.42 (90th percentile); above 0.6 were a track of a film clip, low-resolution
@@ -163,3 +168,39 @@ def consistency_jumps(consistency, frame_indices) -> list[int]:
     """The frame indices whose consistency distance exceeds JUMP_DISTANCE."""
     c = np.asarray(consistency, dtype=np.float64).reshape(-1)
     return [int(i) for i, v in zip(frame_indices, c) if v > JUMP_DISTANCE]
+
+
+def cluster(descriptors) -> tuple[list[list[int]], np.ndarray]:
+    """How many people: average-linkage agglomerative clustering of descriptors (N, 128), e.g. one median
+    descriptor per face track. The two groups with the smallest mean pairwise distance are merged while that
+    distance is at most SAME_MAX; groups that stay apart are distinct at DIFFERENT_MIN or more and undecided in
+    between (the caller reports the nearest group and its distance).
+
+    Returns (groups, linkage): groups of row indices (each ascending; groups ordered by their first row) and
+    linkage (G, G) float64, the average-linkage distance between the final groups (0 on the diagonal)."""
+    a = np.asarray(descriptors, dtype=np.float64).reshape(-1, DIM)
+    n = len(a)
+    if n == 0:
+        return [], np.zeros((0, 0))
+    d2 = (a * a).sum(1)[:, None] + (a * a).sum(1)[None, :] - 2.0 * a @ a.T
+    link = np.sqrt(np.clip(d2, 0.0, None))
+    np.fill_diagonal(link, np.inf)
+    groups: list[list[int] | None] = [[i] for i in range(n)]
+    while True:
+        k = int(np.argmin(link))
+        i, j = divmod(k, n)
+        if not link[i, j] <= SAME_MAX:  # also stops on inf (one group left)
+            break
+        i, j = min(i, j), max(i, j)
+        ni, nj = len(groups[i]), len(groups[j])
+        merged = (ni * link[i] + nj * link[j]) / (ni + nj)  # Lance-Williams update for average linkage
+        link[i, :] = link[:, i] = merged
+        link[i, i] = np.inf
+        link[j, :] = link[:, j] = np.inf
+        groups[i] = sorted(groups[i] + groups[j])
+        groups[j] = None
+    keep = sorted((g[0], r) for r, g in enumerate(groups) if g is not None)
+    rows = [r for _, r in keep]
+    out = link[np.ix_(rows, rows)]
+    np.fill_diagonal(out, 0.0)
+    return [groups[r] for r in rows], out

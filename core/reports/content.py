@@ -92,6 +92,8 @@ class ReportContent:
     identity_text: list[str]
     reference_table: tuple[list[str], list[list[str]]] | None
     identity_table: tuple[list[str], list[list[str]]] | None
+    #: the distinct people: (header, rows), each row (thumbnail BGR or None, cells); the thumbnail's column first
+    identities_table: tuple[list[str], list[tuple[np.ndarray | None, list[str]]]] | None
     timing_rows: list[tuple[str, str]]
     about_rows: list[tuple[str, str]]
     top: list[FrameEntry]
@@ -127,8 +129,54 @@ def _explanation(result: AnalysisResult) -> tuple[str, str, list[str]]:
     return label, line, [how, limits]
 
 
-def _identity(result: AnalysisResult):
-    """(paragraphs, reference files table or None, per-track table or None) of the report's Identity section."""
+def _thumbnail(frame_source: FrameSource | None, index: int, box) -> np.ndarray | None:
+    from core.reports.figures import face_thumbnail
+
+    if frame_source is None:
+        return None
+    try:
+        img = frame_source(index)
+    except Exception:  # noqa: BLE001 - a report is still written, without this thumbnail
+        return None
+    return None if img is None else face_thumbnail(img, box, IDENTITY_THUMB)
+
+
+#: Side in px of an identity thumbnail in the reports.
+IDENTITY_THUMB = 112
+
+
+def _identities(result: AnalysisResult, frame_source: FrameSource | None):
+    """(paragraph, (header, [(thumbnail, cells)])) for the distinct people of the video, or (None, None)."""
+    from core.faces.identity import DIFFERENT_MIN, SAME_MAX
+
+    ids = result.identities or []
+    if not ids:
+        return None, None
+    n = len(ids)
+    text = (f"Distinct people: {n}. Face tracks are grouped into one person when the average distance between "
+            f"their median descriptors is at most {SAME_MAX:.2f}; two people less than {DIFFERENT_MIN:.2f} apart "
+            f"may still be one (their distance is shown). Each is shown by the described face nearest its median "
+            f"descriptor.")
+    rows = []
+    for c in ids:
+        if c.nearest is None:
+            nearest = DASH
+        else:
+            maybe = " (may be the same person)" if c.nearest_distance < DIFFERENT_MIN else ""
+            nearest = f"{c.nearest} at {c.nearest_distance:.3f}{maybe}"
+        ref = "no reference" if result.reference is None else (
+            DASH if c.median is None else f"{c.median:.3f}: {c.verdict}")
+        rows.append((_thumbnail(frame_source, c.face_frame, c.face_box),
+                     [str(c.id), ", ".join(map(str, c.tracks)), str(c.n_frames), f"{c.first_frame}\u2013{c.last_frame}",
+                      str(c.n_described), DASH if c.spread is None else f"{c.spread:.3f}", nearest, ref]))
+    header = ["Face", "Person", "Tracks", "Frames", "First\u2013last frame", "Described", "Spread",
+              "Nearest other person", "Against the reference"]
+    return text, (header, rows)
+
+
+def _identity(result: AnalysisResult, frame_source: FrameSource | None = None):
+    """(paragraphs, reference files table or None, per-track table or None, people table or None) of the report's
+    Identity section."""
     from core.faces.identity import DIFFERENT_MIN, JUMP_DISTANCE, MIN_FACES, SAME_MAX
 
     about = (f"Identity is a second line of evidence, separate from the model's P(fake) and never mixed into it. "
@@ -150,7 +198,7 @@ def _identity(result: AnalysisResult):
     if not described:
         status = ("Identity descriptors were not computed in this analysis." if "identity" not in
                   result.settings.extra else "No analysed face was described.")
-        return [status, about, limits], None, None
+        return [status, about, limits], None, None, None
     how = f"{described} faces were described" + (f" (a track's first analysed frame, then one in every {every})"
                                                   if every and every > 1 else "") + "."
     ref = result.reference
@@ -177,7 +225,8 @@ def _identity(result: AnalysisResult):
                      f"{i.consistency_median:.3f} / {i.consistency_max:.3f}", jumps or "none"])
     header = ["Track", "Faces described", "Median distance", "10th\u201390th pct.", "Verdict",
               "Consistency median / max", "Jump frames"]
-    return [how, about, limits], ref_table, (header, rows)
+    people, people_table = _identities(result, frame_source)
+    return [how] + ([people] if people else []) + [about, limits], ref_table, (header, rows), people_table
 
 
 def build_content(result: AnalysisResult, frame_source: FrameSource | None = None, top_n: int = 6,
@@ -228,7 +277,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
     track_review_rows = [(f"Track {t}", "; ".join((["flagged by analyst"] if t in rv.track_flags else [])
                                                   + ([f"note: {rv.track_notes[t]}"] if t in rv.track_notes else [])))
                          for t in sorted(rv.track_flags | set(rv.track_notes))]
-    identity_text, reference_table, identity_table = _identity(result)
+    identity_text, reference_table, identity_table, identities_table = _identity(result, frame_source)
     timing_rows = [(k, f"{v_:.2f} s") for k, v_ in result.timings.items()]
     if timing_rows:
         timing_rows.append(("total", f"{sum(result.timings.values()):.2f} s"))
@@ -286,6 +335,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
                          evidence_rows=evidence_rows, model_rows=model_rows, settings_rows=settings_rows,
                          summary_rows=summary_rows, track_table=(header, rows),
                          track_review_rows=track_review_rows, identity_text=identity_text,
-                         reference_table=reference_table, identity_table=identity_table, timing_rows=timing_rows,
+                         reference_table=reference_table, identity_table=identity_table,
+                         identities_table=identities_table, timing_rows=timing_rows,
                          about_rows=about_rows, top=top, reviewed=reviewed, sha_prefix=v.sha256[:16],
                          generated_utc=generated)

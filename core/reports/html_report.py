@@ -32,6 +32,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .warn{background:#fff3cd;border:2px solid #b8860b;padding:8px 12px;font-weight:700;margin:10px 0}
 p.expl{font-size:13px;line-height:1.45;margin:6px 0}
 img.timeline{width:100%;border:1px solid #ddd}
+img.thumb{display:block;border:1px solid #999}
 .frames{display:flex;flex-direction:column;gap:14px}
 .frame{border:1px solid #ccc;border-radius:4px;padding:10px;page-break-inside:avoid}
 .frame .imgs{display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap}
@@ -74,6 +75,16 @@ def _table(header, rows, numeric_from: int = 1) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f'<td{" class=num" if i >= numeric_from else ""}>{_e(c)}</td>'
                                     for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _thumb_table(header, rows) -> str:
+    """A table whose first column holds an image (or "no image") and the others text."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr><td>" + (_img(img, f"face of person {cells[0]}", "thumb") if img is not None else
+                                 '<span class="missing">no image</span>') + "</td>"
+                   + "".join(f'<td{" class=num" if i < 6 else ""}>{_e(c)}</td>' for i, c in enumerate(cells))
+                   + "</tr>" for img, cells in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -126,6 +137,8 @@ def render_html(c: ReportContent, timeline_png: bytes, threshold: float) -> str:
         parts += ["<h3>Reference files</h3>", _table(*c.reference_table, numeric_from=3)]
     if c.identity_table is not None and c.identity_table[1]:
         parts += ["<h3>Per track</h3>", _table(*c.identity_table)]
+    if c.identities_table is not None:
+        parts += ["<h3>People in the video</h3>", _thumb_table(*c.identities_table)]
     parts += ["<h2>Model</h2>", _kv(c.model_rows), "<h2>Settings</h2>", _kv(c.settings_rows)]
     parts += ["<h2>Most suspicious frames</h2>"]
     if c.top:

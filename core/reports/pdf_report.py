@@ -108,6 +108,7 @@ class Flow:
 
     def image(self, img_bgr: np.ndarray, x: float, y: float, w: float, h: float) -> None:
         ax = self.fig.add_axes([x / PAGE_W, 1 - (y + h) / PAGE_H, w / PAGE_W, h / PAGE_H])
+        ax.set_zorder(5)  # above the page's rectangles (table rows)
         ax.imshow(np.ascontiguousarray(img_bgr[..., ::-1]), interpolation="none", aspect="auto")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -161,24 +162,36 @@ class Flow:
                 first = False
         self.y += 0.1
 
-    def table(self, header, rows, widths, size: float = 8.3) -> None:
+    def table(self, header, rows, widths, size: float = 8.3, images=None) -> None:
+        """`images`: one BGR image (or None) per row, drawn in the first column (its cells' text is then
+        ignored); such rows are at least as tall as the column is wide."""
         pad = 0.04
         x = np.concatenate([[LEFT], LEFT + np.cumsum(widths)])
+        side = widths[0] - 0.1
 
-        def row(cells, bold, face):
+        def row(cells, bold, face, with_image=False):
             lines = [wrap(c, w - 0.1, size, bold) for c, w in zip(cells, widths)]
             h = max(len(ls) for ls in lines) * line_h(size) + 2 * pad
-            return lines, h, bold, face
+            return lines, max(h, side + 2 * pad) if with_image else h, bold, face
 
         head = row(header, True, "#e6e6e6")
         self.ensure(head[1] + line_h(size) + 2 * pad)
         self._table_row(x, widths, *head, size, pad)
         for i, r in enumerate(rows):
-            body = row(r, False, "#ffffff" if i % 2 == 0 else "#f7f7f7")
+            img = None if images is None else images[i]
+            body = row(([""] + list(r[1:])) if images is not None else r, False,
+                       "#ffffff" if i % 2 == 0 else "#f7f7f7", images is not None)
             if body[1] > self.room():
                 self.new_page()
                 self._table_row(x, widths, *head, size, pad)  # repeat the header on a new page
+            top = self.y
             self._table_row(x, widths, *body, size, pad)
+            if img is not None:
+                ih, iw = img.shape[:2]
+                w, h = (side, side * ih / iw) if iw >= ih else (side * iw / ih, side)
+                self.image(img, x[0] + 0.05, top + pad, w, h)
+            elif images is not None:
+                self.text(x[0] + 0.05, top + pad, "no image", size, colour="#aa0000")
         self.y += 0.1
 
     def _table_row(self, x, widths, lines, h, bold, face, size, pad) -> None:
@@ -351,6 +364,13 @@ def pdf_pages(result: AnalysisResult, c: ReportContent) -> list[Figure]:
         flow.paragraph("Per track", 9.5, bold=True)
         widths = np.array([0.5, 0.8, 0.8, 1.0, 1.1, 1.1, 1.2])
         flow.table(*c.identity_table, list(widths * COL_W / widths.sum()))
+    if c.identities_table is not None:
+        flow.ensure(line_h(9.5) + 1.4)  # the title with the header and a first row
+        flow.paragraph("People in the video", 9.5, bold=True)
+        header, rows = c.identities_table
+        widths = np.array([0.9, 0.65, 0.6, 0.65, 0.85, 0.8, 0.6, 1.1, 1.2])
+        flow.table(header, [[""] + cells for _, cells in rows], list(widths * COL_W / widths.sum()), size=7.8,
+                   images=[img for img, _ in rows])
     flow.heading("Model")
     flow.kv(c.model_rows)
     flow.heading("Settings")
