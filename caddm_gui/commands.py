@@ -91,7 +91,7 @@ class Commands(QObject):
 
     def options(self) -> AnalysisOptions:
         return AnalysisOptions(frames=self.prefs.frame_selection(), threshold=self.state.threshold,
-                               identity=self.prefs.identity)
+                               identity=self.prefs.identity, landmarks=self.prefs.landmarks)
 
     def describe_device(self) -> str:
         try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from PySide6.QtCore import QSettings
 
 from core.device import DEVICE_CHOICES
+from core.faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
 from core.frames import MODES, FrameSelection
 
 OVERLAYS = ("faces", "artifacts", "landmarks", "labels", "identity")  # identity: the timeline's identity curve
@@ -31,6 +32,7 @@ class Preferences:
     model_threshold: bool = True  # use the model's calibrated threshold (its card; 0.5 without one)
     auto_analyse: bool = False
     identity: bool = True         # identity descriptors (AnalysisOptions.identity; off = caddm-analyze --no-identity)
+    landmarks: str = DEFAULT_LANDMARK_KEEP  # what results keep of each face (AnalysisOptions.landmarks)
     overlays: dict[str, bool] = field(default_factory=default_overlays)
     recent: list[str] = field(default_factory=list)
     recent_cases: list[str] = field(default_factory=list)
@@ -75,6 +77,8 @@ class Preferences:
             p.frame_mode = "count"
         if p.device not in DEVICE_CHOICES:
             p.device = "auto"
+        if p.landmarks not in LANDMARK_KEEP:
+            p.landmarks = DEFAULT_LANDMARK_KEEP
         p.threshold = min(1.0, max(0.0, p.threshold))
         p.frame_value = max(1, p.frame_value)
         return p

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from core.device import DEVICE_CHOICES, DEVICE_LABELS
 from core.errors import CaddmError
+from core.faces.landmark_sets import LANDMARK_LABELS
 from core.frames import MODE_LABELS
 from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path, model_default_threshold
 
@@ -116,6 +117,12 @@ class SettingsDialog(QDialog):
                                  "analysed frame: the identity curve, the people in the video and the comparison "
                                  "with a reference. Never part of P(fake). Off: as caddm-analyze --no-identity.")
         self.identity.setChecked(prefs.identity)
+        self.landmarks = QComboBox()
+        for key, label in LANDMARK_LABELS.items():
+            self.landmarks.addItem(label, key)
+        self.landmarks.setCurrentIndex(max(0, self.landmarks.findData(prefs.landmarks)))
+        self.landmarks.setToolTip("The landmarks each face keeps in the result, the case and report.json (as "
+                                  "caddm-analyze --landmarks). Scores do not change.")
         abox = QGroupBox("Analysis")
         af = QFormLayout(abox)
         af.addRow("Device", self.device)
@@ -123,6 +130,7 @@ class SettingsDialog(QDialog):
         af.addRow("Threshold P(fake)", threshold_row)
         af.addRow("", self.auto)
         af.addRow("", self.identity)
+        af.addRow("Landmarks kept", self.landmarks)
 
         # overlays
         self.overlays = {}
@@ -204,5 +212,6 @@ class SettingsDialog(QDialog):
             p.threshold = self.threshold.value()
         p.auto_analyse = self.auto.isChecked()
         p.identity = self.identity.isChecked()
+        p.landmarks = self.landmarks.currentData()
         p.overlays = {n: cb.isChecked() for n, cb in self.overlays.items()}
         return p

@@ -232,3 +232,21 @@ def test_threshold_follows_the_models_calibration_until_the_analyst_sets_one(qtb
         assert state.threshold == 0.5
     finally:
         cmds.shutdown(10000)
+
+
+def test_settings_landmarks_choice_reaches_the_analysis(qtbot, app, clip, qsettings):
+    from caddm_gui.preferences import Preferences
+    from caddm_gui.settings_dialog import SettingsDialog
+
+    state, cmds = app
+    assert cmds.options().landmarks == "5"
+    dlg = SettingsDialog(cmds.prefs)
+    qtbot.addWidget(dlg)
+    dlg.landmarks.setCurrentIndex(dlg.landmarks.findData("68"))
+    cmds.apply_preferences(dlg.result_prefs())
+    assert cmds.options().landmarks == "68" and Preferences.load(qsettings).landmarks == "68"
+    open_and_wait(qtbot, cmds, clip)
+    analyse_and_wait(qtbot, cmds)
+    faces = [f for fr in state.result.frames for f in fr.faces]
+    assert faces and all(len(f.landmarks) == 68 for f in faces)
+    assert state.result.settings.extra["landmarks"] == "68"

@@ -6,6 +6,9 @@ import numpy as np
 
 LANDMARK_KEEP = ("none", "5", "68")
 DEFAULT_LANDMARK_KEEP = "5"
+#: What a menu calls each choice.
+LANDMARK_LABELS = {"5": "5 points (eyes, nose, mouth corners)", "68": "all 68 points (larger results)",
+                   "none": "none (smallest results)"}
 FIVE_POINT_NAMES = ("left eye", "right eye", "nose tip", "mouth left", "mouth right")  # image left/right
 
 
