@@ -1,11 +1,12 @@
 """kill -9 of the app and of `caddm-analyze` at random moments while they analyse into a case and review in it:
 each time the case opens, SQLite finds it intact, the audit chain verifies, and nothing acknowledged is lost.
 
-10 kills by default (beside the 24 of core writers in test_case.py; `CADDM_KILLS=20` for more): two in five of `caddm-analyze --case` (two videos, killed at any moment
-from start-up to the end, or while it analyses the second video), three in five of the app (offscreen, driven through its commands: open the case, open a
-video, analyse it when the case has no analysis of it, then flag and note frames; killed at any moment, or during
-the review). What counts as acknowledged: a verdict line printed by `caddm-analyze` (its analysis and reports are
-recorded), a review action the app's commands returned from (printed by the driver)."""
+10 kills by default (beside the 24 of core writers in test_case.py; `CADDM_KILLS=20` for more): two in five of
+`caddm-analyze --case` (two videos, killed at any moment from start-up to the end, or while it analyses the second
+video), three in five of the app (offscreen, driven through its commands: open the case, open a video, analyse it
+when the case has no analysis of it, then flag and note frames; killed at any moment, or during the review). What
+counts as acknowledged: a verdict line printed by `caddm-analyze` (its analysis and reports are recorded), a review
+action the app's commands returned from (printed by the driver)."""
 from __future__ import annotations
 
 import json
