@@ -81,6 +81,16 @@ def test_probe_identity_command(people, tmp_path, capsys):
     (row,) = table["rows"]
     assert row["identities"] == 3 and row["test_frames"] + row["train_frames"] == len(load_index(people).records)
     assert row["features"] == 1280 and row["top1"] > row["chance"]  # lighting is an easy identity to read
+    assert set(row["top1_shots"]) == {"1", "4"} and all(0 <= v <= 1 for v in row["top1_shots"].values())
+
+
+def test_shot_rows_pick_k_frames_of_each_identity():
+    from core.train.probe import _shot_rows
+
+    y = np.array([0] * 10 + [1] * 3)
+    rows = _shot_rows(y, 4)
+    assert list(rows) == [0, 3, 6, 9, 10, 11, 12]
+    assert list(_shot_rows(y, 1)) == [0, 10]
 
 
 def test_probe_identity_refuses_unknown_backbone_and_missing_index(people, tmp_path, capsys):

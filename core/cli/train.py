@@ -247,7 +247,8 @@ def _probe(args) -> int:
         model, name = _probe_model(spec)
         r = run_probe(model, name, index, split, device, args.batch_size)
         rows.append(r.to_dict() | {"spec": spec})
-        print(f"  {name}: identity top-1 {r.top1:.3f} on test frames (train {r.train_top1:.3f}; chance "
+        shots = ", ".join(f"{k} frame{'s' if k != '1' else ''} an identity {v:.3f}" for k, v in r.top1_shots.items())
+        print(f"  {name}: identity top-1 on test frames {r.top1:.3f} ({shots}; train {r.train_top1:.3f}; chance "
               f"{r.chance:.3f}, majority {r.majority:.3f}; {r.features} features)")
     if args.out:
         from core.atomic import atomic_write_text

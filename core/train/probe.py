@@ -124,8 +124,10 @@ def fit_linear_probe(x: np.ndarray, y: np.ndarray, n_classes: int, weight_decay:
 
 @dataclass
 class ProbeResult:
-    """Identity classification from frozen features: top-1 on the test frames against chance (1 / identities)
-    and the majority class's share of the test frames."""
+    """Identity classification from frozen features: top-1 on the test frames with the whole training part
+    (`top1`, and `train_top1` on the training frames themselves) and with only k training frames per identity
+    (`top1_shots`: {k: top-1}; few frames make the probe read the person rather than the clip), against chance
+    (1 / identities) and the majority class's share of the test frames."""
 
     model: str
     identities: int
@@ -134,6 +136,7 @@ class ProbeResult:
     features: int
     train_top1: float
     top1: float
+    top1_shots: dict
     chance: float
     majority: float
 
@@ -141,16 +144,31 @@ class ProbeResult:
         return asdict(self)
 
 
+def _shot_rows(y: np.ndarray, k: int) -> np.ndarray:
+    """Indices of k evenly spaced rows of each label in y (y grouped by label, in time order)."""
+    rows = []
+    for label in np.unique(y):
+        idx = np.flatnonzero(y == label)
+        rows += idx[np.unique(np.linspace(0, len(idx) - 1, min(k, len(idx))).round().astype(int))].tolist()
+    return np.array(rows, np.int64)
+
+
 def run_probe(model, name: str, index: Index, split: ProbeSplit, device: torch.device, batch_size: int = 32,
-              weight_decay: float = 1e-3, progress=None) -> ProbeResult:
-    """Extract features of `split`'s frames with `model` (a CADDM), fit the probe on train, score on test."""
+              weight_decay: float = 1e-3, shots: tuple[int, ...] = (1, 4), progress=None) -> ProbeResult:
+    """Extract features of `split`'s frames with `model` (a CADDM), fit the probe on train (all of it, and k frames
+    per identity for each k in `shots`), score on test."""
     feats = pooled_features(model, index.root, split.train + split.test, device, batch_size, progress)
     xtr, xte = feats[: len(split.train)], feats[len(split.train):]
     predict = fit_linear_probe(xtr, split.train_y, len(split.names), weight_decay)
+    few = {}
+    for k in shots:
+        rows = _shot_rows(split.train_y, k)
+        p = fit_linear_probe(xtr[rows], split.train_y[rows], len(split.names), weight_decay)
+        few[str(k)] = round(float((p(xte) == split.test_y).mean()), 4)
     counts = np.bincount(split.test_y, minlength=len(split.names))
     return ProbeResult(model=name, identities=len(split.names), train_frames=len(split.train),
                        test_frames=len(split.test), features=int(feats.shape[1]),
                        train_top1=round(float((predict(xtr) == split.train_y).mean()), 4),
-                       top1=round(float((predict(xte) == split.test_y).mean()), 4),
+                       top1=round(float((predict(xte) == split.test_y).mean()), 4), top1_shots=few,
                        chance=round(1.0 / len(split.names), 4),
                        majority=round(float(counts.max() / counts.sum()), 4))
