@@ -77,3 +77,22 @@ def analyse_and_wait(qtbot, cmds, timeout=120000):
 
 def errors(state) -> list[str]:
     return [t for level, t in state.messages if level == "error"]
+
+
+def show_window(qtbot, app, size=(1280, 800)):
+    """The main window over `app`'s state and commands, shown and exposed; closing never asks."""
+    from caddm_gui.main_window import MainWindow
+
+    state, cmds = app
+    w = MainWindow(state, cmds)
+    w.confirm_close = lambda: True
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def win(qtbot, app):
+    return show_window(qtbot, app)

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from core.case import Case
-from gui_fixtures import analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
+from gui_fixtures import show_window, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
     tiny_model, write_clip  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -35,17 +35,9 @@ def second(tmp_path):
 
 @pytest.fixture
 def win(qtbot, app):
-    from caddm_gui.main_window import MainWindow
-
-    state, cmds = app
-    w = MainWindow(state, cmds)
-    w.confirm_close = lambda: True
+    w = show_window(qtbot, app)
     w.ask_read_only = lambda message: pytest.fail(f"unexpected question: {message}")
     w.ask_import = lambda offer: pytest.fail(f"unexpected offer: {offer.actions}")
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
     return w
 
 

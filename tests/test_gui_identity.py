@@ -16,7 +16,7 @@ from core.faces import identity
 from core.faces.identity import DIFFERENT_MIN, DIM, SAME_MAX
 from core.reference import Reference, ReferenceFace, ReferenceScan
 from core.results import AnalysisResult, identity_series
-from gui_fixtures import analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
+from gui_fixtures import show_window, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
     tiny_model  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -26,15 +26,7 @@ FACE = DATA / "astronaut_face.jpg"
 
 @pytest.fixture
 def win(qtbot, app):
-    from caddm_gui.main_window import MainWindow
-
-    state, cmds = app
-    w = MainWindow(state, cmds)
-    w.confirm_close = lambda: True
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
+    w = show_window(qtbot, app)
     w.tabs.setCurrentWidget(w.reference)
     return w
 

@@ -6,24 +6,10 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from gui_fixtures import write_clip, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
+from gui_fixtures import win, write_clip, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
     tiny_model  # noqa: F401
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def win(qtbot, app):
-    from caddm_gui.main_window import MainWindow
-
-    state, cmds = app
-    w = MainWindow(state, cmds)
-    w.confirm_close = lambda: True
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
 
 
 def click_timeline_at_frame(qtbot, w, frame: float) -> None:
