@@ -51,10 +51,11 @@ class Commands(QObject):
         self.prefs = prefs or Preferences()
         self.settings = settings
         self.cache = cache if cache is not None else ResultCache()
-        self.loader = FrameLoader()
+        self.loader = FrameLoader(proxy_root=self.cache.root)
         self.loader.frameReady.connect(self._on_frame)
+        self.loader.previewReady.connect(self.state.set_preview)
         self.loader.failed.connect(self._on_frame_failed)
-        self.state.frameChanged.connect(self.loader.request)
+        self.state.frameChanged.connect(self._request_frame)
         self._workers: set = set()
         self._analysis: AnalysisWorker | None = None
         self._analysis_start, self._analysis_utc = 0.0, ""
@@ -193,6 +194,11 @@ class Commands(QObject):
             self.infoReady.emit()
 
     # -- frames ----------------------------------------------------------------------------------------------
+    def _request_frame(self, index: int) -> None:
+        """Ask for the current frame, and name the next and previous suspicious frames as the likely next asks."""
+        self.loader.request(index)
+        self.loader.hint([self.state.next_above(index, 1), self.state.next_above(index, -1)])
+
     def _on_frame(self, index: int, image) -> None:
         if index == self.state.frame_index:
             self.state.set_image(index, image)

@@ -171,18 +171,19 @@ class FrameTable(QTableView):
         for col, text in samples.items():
             self.setColumnWidth(col, fm.horizontalAdvance(text) + 14)
         h.setHighlightSections(False)
+        self.clicked.connect(self._clicked)
         self.doubleClicked.connect(self._double_clicked)
         self.selectionModel().selectionChanged.connect(self._selection_changed)
         state.frameChanged.connect(self.show_frame)
 
+    def _clicked(self, proxy_index) -> None:
+        """One click on a row moves the video to its frame."""
+        src = self.proxy.mapToSource(proxy_index)
+        self.commands.seek(self.source.rows[src.row()].index)
+
     def _double_clicked(self, proxy_index) -> None:
         if proxy_index.column() == NOTE:
             self.edit(proxy_index)
-            return
-        if proxy_index.column() == FLAG:
-            return
-        src = self.proxy.mapToSource(proxy_index)
-        self.commands.seek(self.source.rows[src.row()].index)
 
     def _selection_changed(self, *_args) -> None:
         rows = {self.proxy.mapToSource(i).row() for i in self.selectionModel().selectedRows()}

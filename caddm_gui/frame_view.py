@@ -83,7 +83,9 @@ class FrameView(QGraphicsView):
         self.overlay_items: list[QGraphicsItem] = []
         self.shown_index = -1
         self._fit = True
+        self.preview = False    # a core.proxy preview stands in for the exact frame
         state.imageChanged.connect(self._on_image)
+        state.previewChanged.connect(self._on_preview)
         state.videoOpened.connect(self._on_video)
         for sig in (state.overlaysChanged, state.thresholdChanged, state.framesReset):
             sig.connect(self.redraw_overlays)
@@ -91,19 +93,47 @@ class FrameView(QGraphicsView):
 
     # -- image ---------------------------------------------------------------------------------------------------
     def _on_video(self, _path: str) -> None:
+        self.preview = False
         self.pixmap.setPixmap(QPixmap())
         self._clear_overlays()
         self.shown_index = -1
         self._fit = True
 
     def _on_image(self, index: int, image: np.ndarray) -> None:
+        self._show(index, image, 1.0)
+        self.preview = False
+
+    def _on_preview(self, index: int, image: np.ndarray) -> None:
+        """A smaller stand-in for frame `index`, scaled to the frame's size (scene coordinates stay frame pixels,
+        so the boxes fit) and marked as a preview until the exact frame replaces it."""
+        w = self.state.size[0] if self.state.size[0] > 0 else image.shape[1]
+        self._show(index, image, w / image.shape[1])
+        self.preview = True
+
+    def _show(self, index: int, image: np.ndarray, scale: float) -> None:
         first = self.pixmap.pixmap().isNull()
         self.pixmap.setPixmap(QPixmap.fromImage(bgr_to_qimage(image)))
+        self.pixmap.setScale(scale)
         self.shown_index = index
-        self.scene().setSceneRect(QRectF(0, 0, image.shape[1], image.shape[0]))
+        self.scene().setSceneRect(QRectF(0, 0, image.shape[1] * scale, image.shape[0] * scale))
         if first or self._fit:
             self.fit()
         self.redraw_overlays()
+        self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """'Preview' in the view's corner while a preview stands in for the exact frame."""
+        if not self.preview:
+            return
+        painter.save()
+        painter.resetTransform()
+        text = "Preview: decoding the exact frame..."
+        fm = painter.fontMetrics()
+        box = QRectF(8, 8, fm.horizontalAdvance(text) + 12, fm.height() + 6)
+        painter.fillRect(box, QColor(0, 0, 0, 170))
+        painter.setPen(QColor(255, 220, 120))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
 
     # -- overlays --------------------------------------------------------------------------------------------------
     def _clear_overlays(self) -> None:

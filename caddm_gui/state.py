@@ -21,6 +21,7 @@ class AppState(QObject):
     infoChanged = Signal(object)                     # VideoInfo (hash done) or None
     frameChanged = Signal(int)                       # current frame index
     imageChanged = Signal(int, object)               # decoded current frame: index, BGR uint8 (H, W, 3)
+    previewChanged = Signal(int, object)             # a smaller preview of the current frame, before the exact one
     framesReset = Signal()                           # the scored frames were replaced (new video, result loaded)
     frameScored = Signal(object)                     # one FrameResult added while an analysis runs
     resultChanged = Signal(object)                   # the finished AnalysisResult, or None
@@ -93,6 +94,12 @@ class AppState(QObject):
     def set_image(self, index: int, image: np.ndarray) -> None:
         self.image, self.image_index = image, index
         self.imageChanged.emit(index, image)
+
+    def set_preview(self, index: int, image: np.ndarray) -> None:
+        """Show a preview (core.proxy: smaller, display only) of the current frame until its exact image comes.
+        `image` stays the last exact frame: exports never use a preview."""
+        if index == self.frame_index and self.image_index != index:
+            self.previewChanged.emit(index, image)
 
     def time_of(self, index: int) -> float:
         fr = self._by_index.get(index)

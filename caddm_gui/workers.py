@@ -7,18 +7,24 @@
 - `FrameLoader`: decodes frames on demand in one thread with a small LRU cache. Only the latest request matters:
   a request made while another is decoding replaces the waiting one, and a long decode stops early when a newer
   request arrives (after SLEAP's video widget). Near targets are decoded forward from the current position; a step
-  back decodes a short run before the target so that further steps back come from the cache.
+  back decodes a short run before the target so that further steps back come from the cache. `hint(indices)` names
+  frames likely to be asked for next (the next and previous suspicious frames): decoded while nothing else is asked.
+  On long-GOP files a `core.proxy` preview is built in the background (low priority) and a second thread answers
+  each request with `previewReady(index, small image)` within milliseconds, before the exact frame arrives.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
+from core import proxy
 from core.errors import CaddmError
 from core.video import VideoReader
 
@@ -109,19 +115,124 @@ class _LRU:
         self.nbytes = 0
 
 
+def _lower_priority() -> None:
+    """Run the calling thread (and the decoder threads it starts) at a low CPU priority, where the OS allows it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
+class _Previews:
+    """The preview side of a FrameLoader: builds the proxy of the open file in one low-priority thread and answers
+    requests from it in another (latest request wins). See `core.proxy`."""
+
+    def __init__(self, loader: "FrameLoader", root: Path | None, min_gop: int, min_frames: int):
+        self.loader, self.root, self.min_gop, self.min_frames = loader, root, min_gop, min_frames
+        self._cond = threading.Condition()
+        self._pending: tuple[int, int] | None = None   # (generation, index)
+        self._generation = 0
+        self._path: str | None = None
+        self._folder: Path | None = None              # the open file's proxy folder, once worth building
+        self._stop = False
+        self.built = 0                                # frames in the proxy (for tests and diagnostics)
+        self._threads = [threading.Thread(target=self._serve, name="caddm-previews", daemon=True),
+                         threading.Thread(target=self._build_loop, name="caddm-proxy-build", daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def open(self, path: str) -> None:
+        with self._cond:
+            self._generation += 1
+            self._path, self._folder, self._pending, self.built = path, None, None, 0
+            self._cond.notify_all()
+
+    def request(self, index: int) -> None:
+        with self._cond:
+            self._pending = (self._generation, int(index))
+            self._cond.notify_all()
+
+    def close(self, timeout: float) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout)
+
+    def _cancelled(self, gen: int) -> bool:
+        return self._stop or gen != self._generation
+
+    def _build_loop(self) -> None:
+        _lower_priority()
+        done_gen = -1
+        while True:
+            with self._cond:
+                while not self._stop and (self._path is None or done_gen == self._generation):
+                    self._cond.wait()
+                if self._stop:
+                    return
+                gen, path = self._generation, self._path
+            done_gen = gen
+            try:
+                if not proxy.worth_building(path, self.min_gop, self.min_frames):
+                    continue
+                folder = proxy.proxy_dir(path, self.root)
+                with self._cond:
+                    if gen == self._generation:
+                        self._folder = folder
+
+                def progress(n: int, gen=gen) -> None:
+                    if gen == self._generation:
+                        self.built = n
+
+                proxy.build(path, folder, cancel=lambda gen=gen: self._cancelled(gen), progress=progress)
+            except Exception:  # noqa: BLE001 - previews are a convenience: exact frames still come
+                continue
+
+    def _serve(self) -> None:
+        reader, reader_gen = None, -1
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    break
+                (gen, index), self._pending = self._pending, None
+                folder, path = self._folder, self._path
+            if gen != self._generation or folder is None or self.loader.cached(index) is not None:
+                continue
+            try:
+                if reader is None or reader_gen != gen:
+                    if reader is not None:
+                        reader.close()
+                    reader, reader_gen = proxy.ProxyReader(folder, video_path=path), gen
+                img = reader.frame(index)
+            except Exception:  # noqa: BLE001 - a damaged or half-written proxy: no preview, the exact frame comes
+                reader, reader_gen, img = None, -1, None
+            if img is not None and gen == self._generation and self.loader.cached(index) is None:
+                self.loader.previewReady.emit(index, img)
+        if reader is not None:
+            reader.close()
+
+
 class FrameLoader(QObject):
-    frameReady = Signal(int, object)   # index, BGR uint8 (H, W, 3)
+    frameReady = Signal(int, object)     # index, BGR uint8 (H, W, 3)
+    previewReady = Signal(int, object)   # index, BGR uint8 (h, w, 3): the proxy's frame, smaller than the video's
     failed = Signal(int, str)
 
     FORWARD_RUN = 12     # targets this close ahead are decoded frame by frame into the cache
     BACK_RUN = 12        # a step back decodes this many frames before the target
     SEEK_GAP = 90        # further ahead than this: seek instead of decoding forward
 
-    def __init__(self, cache_bytes: int = 256 << 20, parent=None):
+    def __init__(self, cache_bytes: int = 256 << 20, previews: bool = True, proxy_root: str | os.PathLike | None = None,
+                 proxy_min_gop: int = 60, proxy_min_frames: int = 600, parent=None):
+        """previews: build and show `core.proxy` previews for files with keyframe gaps of at least `proxy_min_gop`
+        frames and at least `proxy_min_frames` frames; proxy_root: the cache root (None: core.cache's default)."""
         super().__init__(parent)
         self._cond = threading.Condition()
         self._path: str | None = None
         self._pending: tuple[int, int] | None = None   # (generation, index)
+        self._hints: list[int] = []
         self._generation = 0
         self._stop = False
         self._cache = _LRU(cache_bytes)
@@ -129,8 +240,15 @@ class FrameLoader(QObject):
         self._reader_gen = -1
         self._pos = 0          # index the reader decodes next
         self.decoded = 0       # frames decoded (for tests and diagnostics)
+        self._previews = (_Previews(self, None if proxy_root is None else Path(proxy_root), proxy_min_gop,
+                                    proxy_min_frames) if previews else None)
         self._thread = threading.Thread(target=self._loop, name="caddm-frames", daemon=True)
         self._thread.start()
+
+    @property
+    def preview_frames(self) -> int:
+        """Frames of the open file available as previews so far (0: none, or not worth building)."""
+        return self._previews.built if self._previews is not None else 0
 
     # -- UI thread -------------------------------------------------------------------------------------------
     def open(self, path: str) -> None:
@@ -138,11 +256,22 @@ class FrameLoader(QObject):
             self._path = path
             self._generation += 1
             self._pending = None
+            self._hints = []
             self._cond.notify()
+        if self._previews is not None:
+            self._previews.open(path)
 
     def request(self, index: int) -> None:
         with self._cond:
             self._pending = (self._generation, int(index))
+            self._cond.notify()
+        if self._previews is not None:
+            self._previews.request(index)
+
+    def hint(self, indices) -> None:
+        """Frames likely to be requested next (nearest first): decoded into the cache while no request waits."""
+        with self._cond:
+            self._hints = [int(i) for i in indices if i is not None and int(i) >= 0]
             self._cond.notify()
 
     def close(self, timeout: float = 5.0) -> None:
@@ -150,6 +279,8 @@ class FrameLoader(QObject):
             self._stop = True
             self._cond.notify()
         self._thread.join(timeout)
+        if self._previews is not None:
+            self._previews.close(timeout)
 
     def cached(self, index: int) -> np.ndarray | None:
         with self._cond:
@@ -160,15 +291,29 @@ class FrameLoader(QObject):
         p = self._pending
         return self._stop or (p is not None and p != (gen, index)) or gen != self._generation
 
+    def _next_hint(self) -> int | None:
+        """(under the lock) The first hinted frame not yet in the cache, dropping those that are."""
+        while self._hints and self._hints[0] in self._cache.items:
+            self._hints.pop(0)
+        return self._hints.pop(0) if self._hints else None
+
     def _loop(self) -> None:
         while True:
             with self._cond:
+                hinted = None
                 while self._pending is None and not self._stop:
+                    hinted = self._next_hint() if self._path is not None and self._reader_gen == self._generation \
+                        else None
+                    if hinted is not None:
+                        break
                     self._cond.wait()
                 if self._stop:
                     break
-                gen, index = self._pending
-                self._pending = None
+                if hinted is not None:
+                    gen, index = self._generation, hinted
+                else:
+                    gen, index = self._pending
+                    self._pending = None
                 path = self._path
                 if gen != self._generation:
                     continue
@@ -177,12 +322,13 @@ class FrameLoader(QObject):
                 img = self._cache.get(index)
             if img is None:
                 try:
-                    img = self._decode(gen, path, index)
+                    img = self._decode(gen, path, index, hinted is not None)
                 except BaseException as e:  # noqa: BLE001
-                    self.failed.emit(index, error_text(e))
+                    if hinted is None:
+                        self.failed.emit(index, error_text(e))
                     self._drop_reader()
                     continue
-            if img is not None and gen == self._generation:
+            if img is not None and gen == self._generation and hinted is None:
                 self.frameReady.emit(index, img)
         self._drop_reader()
 
@@ -197,7 +343,7 @@ class FrameLoader(QObject):
         self._pos = index + 1
         self.decoded += 1
 
-    def _decode(self, gen: int, path: str, index: int) -> np.ndarray | None:
+    def _decode(self, gen: int, path: str, index: int, hinted: bool = False) -> np.ndarray | None:
         if self._reader is None or self._reader_gen != gen:
             self._drop_reader()
             self._reader, self._reader_gen, self._pos = VideoReader(path, seek_gap=self.SEEK_GAP), gen, 0
@@ -215,7 +361,7 @@ class FrameLoader(QObject):
         for frame in r.frames(range(start, index + 1)):
             self._store(frame.index, frame.image)
             img = frame.image
-            if frame.index != index and self._newer(gen, index):
+            if frame.index != index and (self._newer(gen, index) or (hinted and self._pending is not None)):
                 return None                            # a newer request: this one is stale
         return img
 

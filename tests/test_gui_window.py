@@ -38,10 +38,15 @@ def test_analysis_fills_timeline_and_table_and_seeks(qtbot, win, clip):
     qtbot.waitUntil(lambda: state.frame_index == 15, timeout=3000)
     assert abs(win.timeline.cursor.value() - 15) < 1e-6
     qtbot.waitUntil(lambda: state.image_index == 15, timeout=5000)
-    # double-click on a table row seeks to its frame
+    # one click on a table row seeks to its frame (any column; a double-click too)
+    for k, col in ((3, 1), (1, 0), (4, 2)):
+        target = state.frames[k].index
+        assert state.frame_index != target
+        rect = win.table.visualRect(win.table.model().index(win.table.row_for_frame(target), col))
+        qtbot.mouseClick(win.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        assert state.frame_index == target
     target = state.frames[3].index
-    row = win.table.row_for_frame(target)
-    rect = win.table.visualRect(win.table.model().index(row, 1))
+    rect = win.table.visualRect(win.table.model().index(win.table.row_for_frame(target), 1))
     qtbot.mouseClick(win.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a real double-click
     qtbot.mouseDClick(win.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # starts with a press
     assert state.frame_index == target
@@ -49,6 +54,12 @@ def test_analysis_fills_timeline_and_table_and_seeks(qtbot, win, clip):
     qtbot.waitUntil(lambda: win.view.shown_index == target, timeout=5000)
     if state.frame_result(target).faces:
         assert win.view.overlay_items
+    # each move names the next and previous suspicious frames to the frame loader, decoded ahead while idle
+    hints = []
+    cmds.loader.hint = hints.append
+    cmds.set_threshold(0.0)                       # every analysed frame is suspicious
+    cmds.seek(state.frames[2].index + 1)
+    assert hints == [[state.frames[3].index, state.frames[2].index]]
 
 
 def test_threshold_line_changes_verdict(qtbot, win, clip):
