@@ -177,6 +177,7 @@ class _Previews:
                 if not proxy.worth_building(path, self.min_gop, self.min_frames):
                     continue
                 folder = proxy.proxy_dir(path, self.root)
+                proxy.prune(self.root, spare=folder)
                 with self._cond:
                     if gen == self._generation:
                         self._folder = folder

@@ -39,6 +39,8 @@ CHUNK = 600
 #: Proxy frame i (within its chunk) has presentation time i / 30 s, whatever the source's timing.
 _RATE = 30
 _TIME_BASE = Fraction(1, _RATE)
+#: Proxies kept in the cache root, all files together: the least recently used go first beyond this.
+KEEP_BYTES = 4 << 30
 #: Bump when the proxy format changes: old proxies are then rebuilt.
 PROXY_VERSION = 1
 
@@ -56,6 +58,38 @@ def proxy_size(width: int, height: int, side: int = PROXY_SIDE) -> tuple[int, in
     """(w, h) of proxy frames for a (width, height) source: the longer side `side` (never upscaled), both even."""
     s = min(1.0, side / max(width, height))
     return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+
+
+def prune(root: str | os.PathLike | None = None, keep_bytes: int = KEEP_BYTES, spare: Path | None = None) -> list[Path]:
+    """Remove the least recently used proxies (by their newest file) until all of them together take at most
+    `keep_bytes`; `spare` (the proxy in use) is never removed. Returns the folders removed."""
+    import shutil
+
+    base = (Path(root) if root is not None else default_root()) / "proxies"
+    if not base.is_dir():
+        return []
+    folders = []
+    for f in base.iterdir():
+        if f.is_dir():
+            try:
+                folders.append((max((x.stat().st_mtime for x in f.iterdir()), default=0.0), _folder_bytes(f), f))
+            except OSError:
+                continue
+    total = sum(b for _, b, _ in folders)
+    removed = []
+    for _, size, folder in sorted(folders, key=lambda t: t[0]):
+        if total <= keep_bytes:
+            break
+        if spare is not None and folder.resolve() == Path(spare).resolve():
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        total -= size
+        removed.append(folder)
+    return removed
 
 
 def keyframe_gaps(video_path: str | os.PathLike) -> tuple[int, int]:

@@ -110,3 +110,19 @@ def test_proxy_dir_follows_the_file(long_gop, tmp_path):
     assert b != a
     os.utime(copy, ns=(1, 1))
     assert proxy.proxy_dir(copy, tmp_path) != b          # a modified file gets a new proxy
+
+
+def test_prune_removes_the_least_recently_used_but_never_the_one_in_use(tmp_path):
+    base = tmp_path / "proxies"
+    folders = []
+    for k in range(4):
+        f = base / f"p{k}"
+        f.mkdir(parents=True)
+        (f / "chunk_00000.mp4").write_bytes(b"x" * 1000)
+        os.utime(f / "chunk_00000.mp4", (1000 + k, 1000 + k))     # p0 oldest
+        folders.append(f)
+    assert proxy.prune(tmp_path, keep_bytes=10_000) == []
+    removed = proxy.prune(tmp_path, keep_bytes=2_500, spare=folders[0])
+    assert removed == [folders[1], folders[2]]
+    assert sorted(p.name for p in base.iterdir()) == ["p0", "p3"]
+    assert proxy.prune(tmp_path / "nothing-here", keep_bytes=0) == []
