@@ -57,6 +57,9 @@ def main() -> int:
     ap.add_argument("--reference", nargs="+", metavar="PATH", default=None,
                     help="photos or videos of the claimed person, read into the Reference tab")
     ap.add_argument("--prefix", default="inspector", help="file name prefix of the screenshots")
+    ap.add_argument("--preview", type=int, default=None, metavar="FRAME",
+                    help="a long-GOP VIDEO: wait for its seek-preview proxy, seek to the analysed frame nearest FRAME and grab the window while "
+                         "the preview stands in for the exact frame (seek_preview_1280x800.png)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="caddm-shots-")
     os.environ["CADDM_CACHE_DIR"] = os.path.join(tmp, "cache")
@@ -118,6 +121,10 @@ def main() -> int:
 
     cmds.open_video(args.video)
     wait(cmds.infoReady)
+    if args.preview is not None:
+        preview_shot(args, out, state, cmds, win, settle, analyse_and_flag)
+        cmds.shutdown()
+        return 0
     if args.reference:
         refs = win.reference.refs
         refs.add_files(args.reference)
@@ -148,6 +155,27 @@ def main() -> int:
         print(path)
     cmds.shutdown()
     return 0
+
+
+def preview_shot(args, out, state, cmds, win, settle, analyse_and_flag) -> None:
+    """Analyse, wait for the proxy to cover FRAME, seek to the analysed frame nearest FRAME and grab the window as
+    soon as the preview shows."""
+    import time
+
+    analyse_and_flag("Blending seam along the left cheek; compare with the previous frames.")
+    deadline = time.monotonic() + 900
+    while cmds.loader.preview_frames <= args.preview and time.monotonic() < deadline:
+        settle(500)
+    target = min((f.index for f in state.frames if f.index != state.frame_index), key=lambda i: abs(i - args.preview),
+                 default=args.preview)
+    win.resize(1280, 800)
+    settle(800)
+    cmds.seek(target)
+    deadline = time.monotonic() + 2
+    while not win.view.preview and state.image_index != target and time.monotonic() < deadline:
+        settle(5)
+    print(f"preview shown: {win.view.preview}")
+    save_png(win.grab().toImage(), out / "seek_preview_1280x800.png", args.max_kb)
 
 
 def case_shots(args, tmp, out, state, cmds, win, wait, settle, analyse_and_flag) -> None:
