@@ -194,3 +194,20 @@ def test_short_analysis(corpus, predictor, name):
         assert x1 > 320 or y1 > 240 or x0 > 100  # boxes in the 480x360 frame's own pixels
     if name == "truncated_mkv":
         assert "truncated" in extra
+    # the report's evidence section states it in one line
+    from core.reports.content import build_content
+
+    media = dict(build_content(result).evidence_rows)["Media"]
+    assert media.startswith(f"Container: {result.video.container}, codec: h264, rotation applied: ")
+    expected = {"rotate90": "rotation applied: 90\u00b0", "vfr": "frame rate: variable (17..250 ms between frames)",
+                "size_change": "resolution changes: 320\u00d7240 from frame 0, 480\u00d7360 from frame 10",
+                "truncated_mkv": "TRUNCATED (the Matroska segment needs"}[name]
+    assert expected in media, media
+
+
+def test_media_summary_of_an_older_record():
+    from core.evidence import VideoInfo, media_summary
+
+    info = VideoInfo(path="/x.mp4", sha256="0", size_bytes=1, container="mp4", codec="avc1", width=2, height=2,
+                     fps=25.0, frame_count=1, duration_s=0.04, rotation=90)
+    assert media_summary(info) == "Container: mp4, codec: avc1, rotation applied: 90\u00b0"
