@@ -375,22 +375,20 @@ def hour_stream(folder: Path, seconds: int = 3600, rate: int = 25) -> Case:
     encode(probe, frames, rate=rate, options={"g": str(chunk), "bf": "0", "preset": "ultrafast"})
     with av.open(str(probe)) as c:
         s = c.streams.video[0]
-        packets = [(bytes(p), p.pts, p.is_keyframe) for p in c.demux(s) if p.size]
-        extradata = s.codec_context.extradata
+        packets = [(bytes(p), p.is_keyframe) for p in c.demux(s) if p.size]  # no B-frames: decode = display order
+        out = av.open(str(path), "w")
+        stream = out.add_stream_from_template(s)
+        stream.time_base = Fraction(1, rate)
+        repeats = seconds * rate // chunk
+        for r in range(repeats):
+            for i, (data, key) in enumerate(packets):
+                p = av.Packet(data)
+                p.pts = p.dts = r * chunk + i
+                p.duration = 1
+                p.time_base, p.is_keyframe, p.stream = Fraction(1, rate), key, stream
+                out.mux(p)
+        out.close()
     probe.unlink()
-    out = av.open(str(path), "w")
-    stream = out.add_stream("h264", rate=rate)
-    stream.width, stream.height, stream.pix_fmt = 160, 90, "yuv420p"
-    stream.codec_context.extradata = extradata
-    stream.time_base = Fraction(1, rate)
-    repeats = seconds * rate // chunk
-    for r in range(repeats):
-        for data, pts, key in packets:
-            p = av.Packet(data)
-            p.pts = p.dts = pts + r * chunk
-            p.time_base, p.is_keyframe, p.stream = Fraction(1, rate), key, stream
-            out.mux(p)
-    out.close()
     return Case("hour_stream", path, repeats * chunk, (160, 90), 0, None, [], has_face=False)
 
 
