@@ -3,7 +3,8 @@
 OpenCV (`core.video`) stays the frame decoder; this module adds what OpenCV does not expose: the presentation
 time of every frame (packet pts, so variable frame rates are seen), the keyframe index for seeking, pixel format
 and bit depth, interlacing, audio-only files, and resolution changes mid-stream (only keyframes are decoded:
-a new size starts at a keyframe). No OpenCV here. `AVFrames` decodes a file's frames with PyAV, each at its own
+a new size starts at a keyframe; intra-only streams with thousands of keyframes are sampled once a second). No
+OpenCV here. `AVFrames` decodes a file's frames with PyAV, each at its own
 size, for the one case OpenCV gets wrong (it rescales every frame to the first frame's size).
 """
 from __future__ import annotations
@@ -21,6 +22,8 @@ from core.errors import VideoError
 #: A frame rate counts as variable when frame intervals spread by more than this many seconds and 5% of the median
 #: (a 29.97 fps stream in a millisecond time base alternates 33/34 ms: that is constant).
 VFR_TOLERANCE_S = 0.0015
+#: Up to this many keyframes are all decoded to look for size changes; beyond (intra-only codecs), one a second.
+MAX_DECODED_KEYFRAMES = 2000
 
 _FIELD_ORDERS = {1: "progressive", 2: "top field first", 3: "bottom field first", 4: "top coded, bottom first",
                  5: "bottom coded, top first"}
@@ -31,7 +34,9 @@ class MediaScan:
     """One pass over a file's video packets. `pts_s`: presentation times of the frames in display order, seconds
     from the first; `keyframes`: frame indices (display order) of keyframes; `size_changes`: [(frame index,
     width, height)] of each keyframe whose coded size differs from the one before (the first entry is frame 0);
-    `demux_error`: what the demuxer said when it stopped early (a damaged or truncated file)."""
+    `demux_error`: what the demuxer said when it stopped early (a damaged or truncated file); `keyframes_decoded`:
+    how many keyframes were decoded to see their size (all of them, or one a second past MAX_DECODED_KEYFRAMES:
+    a change is then placed at the first decoded keyframe with the new size)."""
 
     format_name: str
     codec: str
@@ -44,6 +49,7 @@ class MediaScan:
     size_changes: list[tuple[int, int, int]] = field(default_factory=list)
     audio_codecs: list[str] = field(default_factory=list)
     demux_error: str | None = None
+    keyframes_decoded: int = 0
 
     @property
     def frame_intervals(self) -> np.ndarray:
@@ -79,6 +85,8 @@ class MediaScan:
                                         "median": round(float(np.median(d)) * 1000, 3),
                                         "max": round(float(d.max()) * 1000, 3)}
         out["keyframe_count"] = len(self.keyframes)
+        if self.keyframes_decoded and self.keyframes_decoded < len(self.keyframes):
+            out["size_check"] = f"{self.keyframes_decoded} of {len(self.keyframes)} keyframes decoded (one a second)"
         if self.resolution_changes:
             out["resolution_changes"] = [{"frame": i, "width": w, "height": h} for i, w, h in self.size_changes]
         if self.audio_codecs:
@@ -131,12 +139,8 @@ def scan_media(path: str | os.PathLike, decode_keyframes: bool = True) -> MediaS
         if cc.field_order in _FIELD_ORDERS:
             scan.field_order = _FIELD_ORDERS[cc.field_order]
             scan.interlaced = cc.field_order > 1
-        if decode_keyframes:
-            cc.skip_frame = "NONKEY"
-            cc.thread_type = "AUTO"
         pts: list[int] = []
         key_pts: list[int] = []
-        sizes: list[tuple[int, int, int]] = []  # (pts, w, h) of decoded keyframes
         tb = s.time_base
         try:
             for p in c.demux(s):
@@ -148,14 +152,13 @@ def scan_media(path: str | os.PathLike, decode_keyframes: bool = True) -> MediaS
                 pts.append(t)
                 if p.is_keyframe:
                     key_pts.append(t)
-                    if decode_keyframes:
-                        for f in s.decode(p):
-                            _note_frame(scan, sizes, f)
-            if decode_keyframes:
-                for f in s.decode(None):
-                    _note_frame(scan, sizes, f)
         except av.FFmpegError as e:
             scan.demux_error = str(e.strerror or e)
+    sizes: list[tuple[int, int, int]] = []  # (pts, w, h) of decoded keyframes
+    if decode_keyframes and key_pts:
+        chosen = _keyframes_to_decode(key_pts, tb)
+        scan.keyframes_decoded = len(chosen)
+        _decode_keyframes(path, chosen, scan, sizes)
     order = sorted(set(pts))
     if order:
         t0 = order[0]
@@ -168,6 +171,40 @@ def scan_media(path: str | os.PathLike, decode_keyframes: bool = True) -> MediaS
                 scan.size_changes.append((rank[t], w, h))
                 last = (w, h)
     return scan
+
+
+def _keyframes_to_decode(key_pts: list[int], tb) -> set[int]:
+    """Every keyframe, unless there are more than MAX_DECODED_KEYFRAMES (an intra-only stream such as MJPEG or
+    ProRes, where every frame is one): then the first, the last and one a second."""
+    if len(key_pts) <= MAX_DECODED_KEYFRAMES:
+        return set(key_pts)
+    chosen, last = set(), None
+    for t in sorted(key_pts):
+        if last is None or float((t - last) * tb) >= 1.0:
+            chosen.add(t)
+            last = t
+    chosen.add(max(key_pts))
+    return chosen
+
+
+def _decode_keyframes(path: str, chosen: set[int], scan: MediaScan, sizes: list) -> None:
+    """Second pass: decode only the `chosen` keyframes (by pts) for their size and interlacing."""
+    import av
+
+    with _open(path) as c:
+        s = c.streams.video[0]
+        s.codec_context.skip_frame = "NONKEY"
+        s.codec_context.thread_type = "AUTO"
+        try:
+            for p in c.demux(s):
+                t = p.pts if p.pts is not None else p.dts
+                if p.size and p.is_keyframe and t in chosen:
+                    for f in s.decode(p):
+                        _note_frame(scan, sizes, f)
+            for f in s.decode(None):
+                _note_frame(scan, sizes, f)
+        except av.FFmpegError:
+            pass
 
 
 def _note_frame(scan: MediaScan, sizes: list, f) -> None:

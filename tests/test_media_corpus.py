@@ -211,3 +211,14 @@ def test_media_summary_of_an_older_record():
     info = VideoInfo(path="/x.mp4", sha256="0", size_bytes=1, container="mp4", codec="avc1", width=2, height=2,
                      fps=25.0, frame_count=1, duration_s=0.04, rotation=90)
     assert media_summary(info) == "Container: mp4, codec: avc1, rotation applied: 90\u00b0"
+
+
+def test_intra_only_streams_are_sampled_for_size_changes(corpus, monkeypatch):
+    import core.media as media
+
+    case = corpus("mjpeg_avi")  # 12 keyframes over 0.48 s
+    monkeypatch.setattr(media, "MAX_DECODED_KEYFRAMES", 4)
+    scan = media.scan_media(case.path)
+    assert scan.keyframes_decoded == 2  # the first and the last: less than a second apart
+    assert scan.record()["size_check"] == "2 of 12 keyframes decoded (one a second)"
+    assert scan.size_changes == [(0, 320, 240)] and scan.interlaced is False
