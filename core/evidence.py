@@ -67,3 +67,33 @@ class VideoInfo:
     @classmethod
     def from_dict(cls, d: dict) -> "VideoInfo":
         return cls(**d)
+
+
+def media_summary(info: VideoInfo) -> str:
+    """One line for reports: "Container: mp4, codec: h264, rotation applied: 90°, frame rate: variable
+    (17..250 ms between frames)", then what else the probe found (pixel format and bit depth, interlacing,
+    resolution changes, truncation). Works on records made before these facts were kept (they are left out)."""
+    x = info.extra or {}
+    codec = x.get("codec_name") or info.codec
+    parts = [f"Container: {info.container}", f"codec: {codec}",
+             f"rotation applied: {int(x.get('rotation_applied', info.rotation) or 0)}\u00b0"]
+    iv = x.get("frame_interval_ms") or {}
+    if x.get("variable_frame_rate") is True and iv:
+        parts.append(f"frame rate: variable ({iv['min']:g}..{iv['max']:g} ms between frames)")
+    elif x.get("variable_frame_rate") is False:
+        parts.append("frame rate: constant")
+    if x.get("pixel_format"):
+        depth = f", {x['bit_depth']}-bit" if x.get("bit_depth") else ""
+        parts.append(f"pixels: {x['pixel_format']}{depth}")
+    if x.get("interlaced"):
+        parts.append(f"interlaced ({x.get('field_order') or 'field order unknown'}; analysed as decoded, "
+                     "not deinterlaced)")
+    changes = x.get("resolution_changes") or []
+    if len(changes) > 1:
+        sizes = ", ".join(f"{c['width']}\u00d7{c['height']} from frame {c['frame']}" for c in changes)
+        parts.append(f"resolution changes: {sizes} (each frame analysed at its own size)")
+    if x.get("truncated"):
+        why = str(x["truncated"]).removeprefix("truncated: ")
+        parts.append(f"TRUNCATED ({why}; the frames that decode were analysed)")
+    return ", ".join(parts)
+

@@ -1,9 +1,15 @@
 """Reading evidence video: metadata (hash, codec, fps, ...), streamed frame decoding with index and timestamp.
 
 The evidence file is opened read-only and never modified. Frames are BGR uint8 (H, W, 3) as OpenCV decodes them,
-rotation metadata applied (OpenCV's default), so width/height are the displayed size. Frame indices count
+rotation metadata applied (asked for explicitly), so width/height are the displayed size. Frame indices count
 decodable frames from 0; a frame's time is its presentation time in seconds from the container when that is
 sane, else index / fps. The record of a file (`VideoInfo`) lives in `core.evidence`, free of OpenCV.
+
+OpenCV decodes; `core.media` (PyAV, packet level) adds what OpenCV does not tell: every frame's pts (variable
+frame rate), keyframes, pixel format and bit depth, interlacing, audio-only files and resolution changes. For a
+file whose resolution changes mid-stream OpenCV silently rescales every frame to the first size, so
+`VideoReader` decodes such a file with PyAV instead (each frame at its own size). Truncated files are read to
+their last decodable frame and recorded as truncated (`VideoInfo.extra["truncated"]`).
 """
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ import numpy as np
 from core.errors import VideoError
 from core.evidence import CONTAINER_BY_EXTENSION, VideoInfo
 from core.hashing import sha256_file
+from core.media import AVFrames, MediaScan, cached_scan, keyframe_index, remember, scan_media
+
+__all__ = ["Frame", "VideoReader", "frame_count", "keyframe_index", "probe_video", "quick_probe"]
 
 #: Forward gaps up to this many frames are decoded through with grab(); larger gaps seek.
 DEFAULT_SEEK_GAP = 120
@@ -102,6 +111,72 @@ def _isobmff_problem(path: str) -> str | None:
     return None
 
 
+def _ebml_vint(data: bytes, pos: int, strip_marker: bool) -> tuple[int, int]:
+    """(value, length) of the EBML variable-length integer at data[pos]."""
+    first = data[pos]
+    length = 1
+    while length <= 8 and not first & (0x80 >> (length - 1)):
+        length += 1
+    if length > 8 or pos + length > len(data):
+        raise ValueError("bad EBML integer")
+    value = first & ((0xFF >> length) if strip_marker else 0xFF)
+    for b in data[pos + 1:pos + length]:
+        value = (value << 8) | b
+    return value, length
+
+
+def _matroska_problem(path: str) -> str | None:
+    """For Matroska/WebM: 'truncated: ...' when the Segment's declared size runs past the end of the file."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    try:
+        _, n = _ebml_vint(head, 0, False)  # EBML header ID
+        hsize, m = _ebml_vint(head, n, True)
+        pos = n + m + hsize
+        seg_id, n = _ebml_vint(head, pos, False)
+        if seg_id != 0x18538067:
+            return None
+        seg_size, m = _ebml_vint(head, pos + n, True)
+    except (ValueError, IndexError):
+        return None
+    if seg_size == (1 << (7 * m)) - 1:  # "unknown size" (a live stream): nothing to compare
+        return None
+    end = pos + n + m + seg_size
+    if end > size:
+        return f"truncated: the Matroska segment needs {end} bytes but the file has {size}"
+    return None
+
+
+def _truncation(path: str, container: str) -> str | None:
+    """Why the file looks cut short (container structure only), else None."""
+    if container in ("mp4", "mov", "3gp"):
+        problem = _isobmff_problem(path)
+        return problem if problem and problem.startswith("truncated") else None
+    if container in ("matroska", "webm"):
+        return _matroska_problem(path)
+    if container == "mpegts":
+        size = os.path.getsize(path)
+        packet = 192 if path.lower().endswith(".m2ts") else 188
+        if size % packet:
+            return f"truncated: the file ends inside a transport packet ({size} bytes, not a multiple of {packet})"
+    return None
+
+
+def _scan(path: str) -> tuple[MediaScan | None, str | None]:
+    """PyAV's scan of the file (remembered for readers), or (None, why not). VideoError when it has no video."""
+    try:
+        scan = scan_media(path)
+    except VideoError as e:
+        if "no video stream" in str(e):
+            raise
+        return None, str(e)
+    except Exception as e:  # PyAV missing or confused: OpenCV's view still stands
+        return None, f"{type(e).__name__}: {e}"
+    remember(path, scan)
+    return scan, None
+
+
 def _fourcc(cap: cv2.VideoCapture) -> str:
     v = int(cap.get(cv2.CAP_PROP_FOURCC))
     if v <= 0:
@@ -128,10 +203,19 @@ def _open_capture(path: str) -> cv2.VideoCapture:
     if not cap.isOpened():
         cap.release()
         raise VideoError(path, _unreadable_reason(path))
+    if hasattr(cv2, "CAP_PROP_ORIENTATION_AUTO"):
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # the default; said here because the record relies on it
     return cap
 
 
 def _unreadable_reason(path: str) -> str:
+    try:
+        scan_media(path, decode_keyframes=False)
+    except VideoError as e:
+        if "no video stream" in str(e):
+            return str(e).split(": ", 1)[-1]
+    except Exception:
+        pass
     container = _sniff_container(path)
     if container in ("mp4", "mov", "3gp"):
         problem = _isobmff_problem(path)
@@ -193,6 +277,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Metadata of a video file, read-only. Raises VideoError (one line naming the file) when it is not a
     readable video: missing, a directory, not a video, truncated or damaged, or without any frame."""
     path = os.fspath(path)
+    _check_path(path)
+    scan, scan_error = _scan(path)
     cap = _open_capture(path)
     try:
         height, width = _first_frame(path, cap).shape[:2]
@@ -210,17 +296,29 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         cap.release()
     if count <= 0:
         raise VideoError(path, "contains no decodable video frames")
-    extra = {"reported_frame_count": reported, "frame_count_source": how, "backend": backend}
+    extra = {"reported_frame_count": reported, "frame_count_source": how, "backend": backend,
+             "rotation_applied": rotation}
     if not (math.isfinite(fps) and fps > 0):
         extra["fps_missing"] = True
         fps = 0.0
+    container = _container(path)
     problem = _isobmff_problem(path) if _sniff_container(path) in ("mp4", "mov", "3gp") else None
     if problem:
         extra["container_problem"] = problem
+    truncated = _truncation(path, container)
+    if truncated:
+        extra["truncated"] = truncated
     duration = count / fps if fps > 0 else 0.0
+    if scan is not None:
+        extra.update(scan.record())
+        if scan.variable_frame_rate and len(scan.pts_s) == count:
+            # the last frame lasts as long as the median interval; count / average fps says less of a VFR file
+            duration = scan.pts_s[-1] + float(np.median(scan.frame_intervals))
+    else:
+        extra["media_scan_error"] = scan_error
     st = os.stat(path)
     return VideoInfo(path=os.path.abspath(path), sha256=sha256_file(path), size_bytes=st.st_size,
-                     container=_container(path), codec=codec, width=int(width), height=int(height), fps=fps,
+                     container=container, codec=codec, width=int(width), height=int(height), fps=fps,
                      frame_count=int(count), duration_s=float(duration), rotation=rotation, extra=extra)
 
 
@@ -252,17 +350,30 @@ class VideoReader:
 
     `frames` decodes forward, grabbing (not converting) skipped frames, and seeks only across gaps larger
     than `seek_gap` frames. Times come from the decoder's timestamp (CAP_PROP_POS_MSEC) when it is finite,
-    non-negative and increasing, else index / fps.
+    non-negative and increasing (and within the container's timestamps when `probe_video` scanned the file in
+    this process, else within the nominal timeline), else from the container's pts for that frame, else
+    index / fps.
+
+    When `probe_video` found that the resolution changes mid-stream, OpenCV would rescale every frame to the first
+    size; the reader then decodes with PyAV (`core.media.AVFrames`), each frame at its own size (`self.backend`
+    says which).
     """
 
     def __init__(self, path: str | os.PathLike, seek_gap: int = DEFAULT_SEEK_GAP):
         self.path = os.fspath(path)
         self.seek_gap = int(seek_gap)
+        self._scan = cached_scan(self.path)
         self._cap = _open_capture(self.path)
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if math.isfinite(fps) and fps > 0 else 0.0
         self._next = 0  # index of the frame the next grab() returns
         self._last_time = -math.inf
+        self.backend = "opencv"
+        self._av_iter = None  # PyAV mode: the running decode, its next index in self._next
+        if self._scan is not None and self._scan.resolution_changes:
+            self.backend = "pyav"
+            self._cap.release()
+            self._cap = None
 
     # context manager -------------------------------------------------------------------------------------
     def __enter__(self) -> "VideoReader":
@@ -275,6 +386,10 @@ class VideoReader:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+        if self._av_iter is not None:
+            self._av_iter.close()
+        self._av_iter = None
+        self._closed = True
 
     def __del__(self):
         try:
@@ -287,6 +402,22 @@ class VideoReader:
         if self._cap is None:
             raise VideoError(self.path, "reader is closed")
         return self._cap
+
+    def _av_next(self, index: int) -> Frame:
+        """PyAV mode: decode forward (restarting when `index` lies behind) to frame `index`."""
+        if getattr(self, "_closed", False):
+            raise VideoError(self.path, "reader is closed")
+        if self._av_iter is None or index < self._next:
+            if self._av_iter is not None:
+                self._av_iter.close()
+            self._av_iter = iter(AVFrames(self.path, self._scan.pts_s if self._scan else None))
+            self._next = 0
+        for i, t, image in self._av_iter:
+            self._next = i + 1
+            if i == index:
+                return Frame(index=i, time_s=float(t), image=image)
+        raise VideoError(self.path, f"frame {index} could not be decoded (the video ends at frame {self._next}; "
+                                    f"truncated or damaged?)")
 
     def _seek(self, index: int) -> None:
         cap = self._require_open()
@@ -311,10 +442,17 @@ class VideoReader:
         ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
         t = ms / 1000.0 if ms is not None else float("nan")
         fallback = index / self.fps if self.fps > 0 else float("nan")
+        pts = self._scan.pts_s if self._scan is not None else None
         sane = math.isfinite(t) and t >= 0 and t > self._last_time and not (index > 0 and t == 0.0)
-        if sane and self.fps > 0:
+        if sane and pts:
+            # A variable frame rate may leave the nominal timeline far behind; the container's own timestamps
+            # bound what is believable.
+            sane = t <= pts[-1] + 1.0
+        elif sane and self.fps > 0:
             # A timestamp far from the nominal timeline (more than 10 s or 50% off) is not trusted.
             sane = abs(t - fallback) <= max(10.0, 0.5 * fallback)
+        if not sane and pts and index < len(pts) and pts[index] > self._last_time:
+            fallback = pts[index]
         if not sane:
             t = fallback if math.isfinite(fallback) else max(self._last_time, 0.0)
         self._last_time = t
@@ -337,6 +475,9 @@ class VideoReader:
     def frames(self, indices: Iterable[int] | None = None) -> Iterator[Frame]:
         """Yield frames in increasing index order: all of them (indices=None, until the stream ends) or the
         given indices (sorted and de-duplicated; a VideoError if one lies past the end)."""
+        if self.backend == "pyav":
+            yield from self._av_frames(indices)
+            return
         if indices is None:
             if self._next != 0:
                 self._seek(0)
@@ -364,5 +505,25 @@ class VideoReader:
         index = int(index)
         if index < 0:
             raise ValueError(f"frame index must be >= 0, not {index}")
+        if self.backend == "pyav":
+            return self._av_next(index).image
         self._advance_to(index)
         return self._read_next(index).image
+
+    def _av_frames(self, indices: Iterable[int] | None) -> Iterator[Frame]:
+        if indices is None:
+            i = 0
+            while True:
+                try:
+                    frame = self._av_next(i)
+                except VideoError:
+                    if getattr(self, "_closed", False):
+                        raise
+                    return
+                yield frame
+                i += 1
+        wanted = sorted({int(i) for i in indices})
+        if wanted and wanted[0] < 0:
+            raise ValueError(f"frame indices must be >= 0, not {wanted[0]}")
+        for index in wanted:
+            yield self._av_next(index)

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from core.evidence import media_summary
 from core.formatting import DASH, fmt_score, fmt_share, fmt_size, fmt_time
 from core.reports.figures import faces_region, render_view
 from core.results import AnalysisResult, FrameResult, top_frames, utc_now
@@ -246,7 +247,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
             case_rows.append(("Case audit log", result.case.audit))
     rot = f"; rotated {v.rotation}\u00b0" if v.rotation else ""
     evidence_rows = [("File", v.path), ("SHA-256", v.sha256), ("Size", fmt_size(v.size_bytes)),
-                     ("Container / codec", f"{v.container} / {v.codec}"),
+                     ("Container / codec", f"{v.container} / {v.codec}"), ("Media", media_summary(v)),
                      ("Frame size", f"{v.width} \u00d7 {v.height} px{rot}"),
                      ("Frame rate", f"{v.fps:.3f} fps"), ("Frames", f"{v.frame_count:,}"),
                      ("Duration", f"{v.duration_s:.3f} s ({fmt_time(v.duration_s)})")]
