@@ -93,22 +93,14 @@ def prune(root: str | os.PathLike | None = None, keep_bytes: int = KEEP_BYTES, s
 
 
 def keyframe_gaps(video_path: str | os.PathLike) -> tuple[int, int]:
-    """(frames, longest run of frames from one keyframe to the next) of the first video stream, read from the
-    container's packets without decoding (~0.2 s for 10 minutes of 1080p). A seek decodes up to that many frames."""
-    import av
+    """(frames, longest run of frames from one keyframe to the next), from `core.media`'s packet-level scan (no
+    decoding; ~0.3 s for 10 minutes of 1080p). A seek decodes up to that many frames."""
+    from core.media import scan_media
 
-    with av.open(os.fspath(video_path)) as c:
-        stream = c.streams.video[0]
-        n, longest, run = 0, 0, 0
-        for packet in c.demux(stream):
-            if packet.size == 0:
-                continue
-            n += 1
-            if packet.is_keyframe:
-                run = 0
-            run += 1
-            longest = max(longest, run)
-    return n, longest
+    scan = scan_media(video_path, decode_keyframes=False)
+    n = len(scan.pts_s)
+    bounds = sorted(set(scan.keyframes) | {0, n})
+    return n, max((b - a for a, b in zip(bounds, bounds[1:])), default=0)
 
 
 def worth_building(video_path: str | os.PathLike, min_gop: int = 60, min_frames: int = 600) -> bool:
