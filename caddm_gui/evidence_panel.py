@@ -1,5 +1,6 @@
-"""The evidence file: name, folder, size, container, codec, resolution, frame rate, frames, duration and its
-SHA-256 (computed in a worker; "computing..." until then), with a button to copy the hash."""
+"""The evidence file: name, folder, size, container, codec, resolution, frame rate, frames, duration, the media
+facts the reports print (`core.evidence.media_summary`: rotation applied, constant or variable frame rate, pixel
+format, interlacing, resolution changes, truncation) and its SHA-256 (computed in a worker; "computing..." until then), with a button to copy the hash."""
 from __future__ import annotations
 
 import os
@@ -8,14 +9,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-from core.evidence import VideoInfo
+from core.evidence import VideoInfo, media_summary
 from core.formatting import fmt_size, fmt_time
 
 from .state import AppState
 
 
 class EvidencePanel(QGroupBox):
-    FIELDS = ("File", "Folder", "Size", "Container", "Codec", "Resolution", "Frame rate", "Frames", "Duration")
+    FIELDS = ("File", "Folder", "Size", "Container", "Codec", "Resolution", "Frame rate", "Frames", "Duration",
+              "Media")
 
     def __init__(self, state: AppState, parent=None):
         super().__init__("Evidence", parent)
@@ -28,7 +30,7 @@ class EvidencePanel(QGroupBox):
         for name in self.FIELDS:
             lab = QLabel("-")
             lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            lab.setWordWrap(name in ("File", "Folder"))
+            lab.setWordWrap(name in ("File", "Folder", "Media"))
             self.values[name] = lab
             form.addRow(name, lab)
         self.sha = QLabel("-")
@@ -57,7 +59,7 @@ class EvidencePanel(QGroupBox):
         self.values["Resolution"].setText(f"{w} x {h}")
         self.values["Frame rate"].setText(f"{s.fps:.3f} fps" if s.fps else "-")
         self.values["Frames"].setText(f"{s.frame_count} (container)")
-        for k in ("Size", "Container", "Codec", "Duration"):
+        for k in ("Size", "Container", "Codec", "Duration", "Media"):
             self.values[k].setText("...")
         self.sha.setText("computing...")
         self.copy.setEnabled(False)
@@ -73,6 +75,7 @@ class EvidencePanel(QGroupBox):
         v["Frame rate"].setText(f"{info.fps:.3f} fps")
         v["Frames"].setText(f"{info.frame_count}")
         v["Duration"].setText(fmt_time(info.duration_s))
+        v["Media"].setText(media_summary(info))
         self.sha.setText(f"{info.sha256[:32]}\n{info.sha256[32:]}")
         self.sha.setToolTip(info.sha256)
         self.copy.setEnabled(True)

@@ -23,6 +23,9 @@ def test_analysis_fills_timeline_and_table_and_seeks(qtbot, win, clip):
     state, cmds = win.state, win.commands
     open_and_wait(qtbot, cmds, clip)
     assert "moving_face.mp4" in win.evidence.values["File"].text()
+    media = win.evidence.values["Media"].text()
+    assert media.startswith(f"Container: {state.info.container}, codec: ") and "rotation applied: 0\u00b0" in media
+    assert "frame rate: constant" in media
     assert state.info.sha256[:32] in win.evidence.sha.text()
     result = analyse_and_wait(qtbot, cmds)
     assert result is not None and result.complete
