@@ -137,11 +137,12 @@ def test_cnn_fallback_runs_at_most_once_every_detect_every_frames():
     assert pipe.times.detections == 9 and pipe.times.cnn_runs == 3  # frames 0, 4, 8
 
 
-def test_old_recorded_settings_load_with_the_new_switches_at_their_defaults():
+def test_old_recorded_settings_load_as_what_ran_without_the_new_switches():
     old = {k: v for k, v in DetectorSettings().to_dict().items()
            if k not in ("normalise_exposure", "cnn_fallback", "cnn_max_side")}
-    s = DetectorSettings.from_dict(old)
-    assert s == DetectorSettings() and s.normalise_exposure and s.cnn_fallback and s.cnn_max_side == 640
+    s = DetectorSettings.from_dict(old)  # recorded before the fallbacks existed: they did not run
+    assert s == replace(DetectorSettings(), normalise_exposure=False, cnn_fallback=False)
+    assert DetectorSettings.from_dict({}).max_side == 640
     off = replace(s, normalise_exposure=False, cnn_fallback=False, cnn_max_side=480)
     assert DetectorSettings.from_dict(off.to_dict()) == off
 

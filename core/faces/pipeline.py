@@ -48,9 +48,15 @@ class DetectorSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    # switches added after results were first recorded, with the value that ran before they existed
+    _ABSENT_MEANS = {"normalise_exposure": False, "cnn_fallback": False}
+
     @classmethod
     def from_dict(cls, d: dict) -> "DetectorSettings":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        """The settings a recorded dict ran with: a result recorded before a switch existed ran without it, so a
+        missing `normalise_exposure` / `cnn_fallback` reads as False (other missing keys: the defaults)."""
+        values = {**cls._ABSENT_MEANS, **{k: d[k] for k in cls.__dataclass_fields__ if k in d}}
+        return cls(**values)
 
 
 @dataclass
