@@ -212,7 +212,8 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
     if errors:
         raise errors[0]
 
-    timings.update({k: round(v, 4) for k, v in pipeline.times.to_dict().items() if k != "detections"})
+    timings.update({k: round(v, 4) for k, v in pipeline.times.to_dict().items()
+                    if k not in ("detections", "cnn_runs")})  # counts, not seconds
     timings.update({"model": round(t_model, 4), "boxes": round(t_boxes, 4),
                     "total": round(time.perf_counter() - t_start, 4)})
     complete = not cancelled and len(frames) == len(indices)

@@ -73,9 +73,11 @@ def face_square(i: int, frames: int, size=(360, 300)) -> tuple[int, int, int]:
     return int((w - side) * i / max(1, frames - 1)), (h - side) // 2, side
 
 
-def write_face_clip(path: Path, frames: int = 20, size=(360, 300), fps: float = 10.0, numbered: bool = False) -> Path:
+def write_face_clip(path: Path, frames: int = 20, size=(360, 300), fps: float = 10.0, numbered: bool = False,
+                    gain: float = 1.0) -> Path:
     """A clip (mp4v) of the public-domain astronaut face (tests/data) drifting across a grey frame; `numbered`
-    prints the frame number in a corner."""
+    prints the frame number in a corner; `gain` < 1 darkens every frame (0.12: a dim clip on which HOG alone misses
+    most faces and the exposure-normalised retry finds them)."""
     import cv2
     import numpy as np
 
@@ -87,6 +89,8 @@ def write_face_clip(path: Path, frames: int = 20, size=(360, 300), fps: float = 
         canvas[y : y + side, x : x + side] = cv2.resize(face, (side, side))
         if numbered:
             cv2.putText(canvas, str(i), (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+        if gain != 1.0:
+            canvas = np.clip(np.rint(canvas * float(gain)), 0, 255).astype(np.uint8)
         writer.write(canvas)
     writer.release()
     return path
@@ -95,3 +99,8 @@ def write_face_clip(path: Path, frames: int = 20, size=(360, 300), fps: float = 
 @pytest.fixture(scope="session")
 def face_clip(tmp_path_factory) -> Path:
     return write_face_clip(tmp_path_factory.mktemp("clips") / "face_clip.mp4")
+
+
+@pytest.fixture(scope="session")
+def dim_face_clip(tmp_path_factory) -> Path:
+    return write_face_clip(tmp_path_factory.mktemp("clips") / "dim_face_clip.mp4", gain=0.12)

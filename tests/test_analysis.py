@@ -144,7 +144,7 @@ def test_landmarks_kept_as_asked(face_clip, predictor):
         AnalysisOptions(landmarks="12")
 
 
-def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, predictor):
+def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, dim_face_clip, predictor):
     """One source of truth: every setting a result records as result-affecting is applied (changing it changes
     what the analysis finds), and the run facts it records (device, batch size) are the ones that ran."""
     from dataclasses import replace
@@ -178,10 +178,18 @@ def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, predi
     small = replace(base, detector=replace(det, max_side=140))  # retry_upsample: compared where it matters
     variants["detector.retry_upsample"] = (small, replace(small, detector=replace(small.detector,
                                                                                   retry_upsample=False)))
+    # the fallbacks: compared where they matter (a face HOG cannot see at max_side 100; a dim clip)
+    tiny = replace(base, detector=replace(det, max_side=100, retry_upsample=False, normalise_exposure=False))
+    variants["detector.cnn_fallback"] = (tiny, replace(tiny, detector=replace(tiny.detector, cnn_fallback=False)))
+    variants["detector.cnn_max_side"] = (tiny, replace(tiny, detector=replace(tiny.detector, cnn_max_side=64)))
+    no_cnn = replace(base, detector=replace(det, cnn_fallback=False))
+    variants["detector.normalise_exposure"] = (no_cnn, replace(no_cnn, detector=replace(
+        no_cnn.detector, normalise_exposure=False)), dim_face_clip)
     unchanged = []
     for name, v in variants.items():
+        clip = v[2] if isinstance(v, tuple) and len(v) == 3 else face_clip
         a, b = (reference, analyze_video(face_clip, predictor, v)) if not isinstance(v, tuple) else \
-            (analyze_video(face_clip, predictor, v[0]), analyze_video(face_clip, predictor, v[1]))
+            (analyze_video(clip, predictor, v[0]), analyze_video(clip, predictor, v[1]))
         assert a.settings != b.settings, name                    # recorded ...
         if _content(a) == _content(b):                           # ... and applied
             unchanged.append(name)

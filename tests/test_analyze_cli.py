@@ -163,3 +163,16 @@ def test_no_identity_skips_descriptors_and_is_recorded(capsys, tmp_path, face_cl
     with pytest.raises(SystemExit) as e:
         main([str(face_clip), "--out", str(tmp_path / "c"), "--no-identity", "--reference", str(face_clip)])
     assert e.value.code == 2
+
+
+def test_detector_fallback_switches_are_applied_and_recorded(capsys, tmp_path, face_clip, tiny_model_path, cache_dir):
+    for name, extra, on in (("a", (), True), ("b", ("--no-exposure-retry", "--no-cnn-fallback"), False)):
+        code, _, _ = run(capsys, face_clip, "--out", tmp_path / name, "--model", tiny_model_path, "--frames", "2",
+                         "--format", "json", "--no-identity", *extra)
+        assert code == 0
+        det = json.loads(next((tmp_path / name).rglob("report.json")).read_text())["settings"]["detector"]
+        assert det["normalise_exposure"] is on and det["cnn_fallback"] is on and det["cnn_max_side"] == 640
+    code, _, _ = run(capsys, face_clip, "--out", tmp_path / "c", "--model", tiny_model_path, "--frames", "2",
+                     "--format", "json", "--no-identity", "--no-cnn-fallback")
+    det = json.loads(next((tmp_path / "c").rglob("report.json")).read_text())["settings"]["detector"]
+    assert det["normalise_exposure"] is True and det["cnn_fallback"] is False

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.train.augment import AugmentConfig, augment, gamma_correct, jpeg, motion_kernel
+from core.train.augment import AugmentConfig, augment, gamma_correct, jpeg, low_light, motion_kernel
 
 NONE = dict(p_jpeg=0, p_normalize=0, p_quant_noise=0, p_hsv=0, p_gamma=0, p_motion_blur=0, p_gaussian_blur=0,
             p_noise=0, p_tone=0, p_resize=0)
@@ -85,3 +85,16 @@ def test_rejects_bad_input():
         augment(np.zeros((8, 8), np.uint8), np.random.default_rng(0))
     with pytest.raises(ValueError):
         augment(np.zeros((8, 8, 3), np.float32), np.random.default_rng(0))
+
+
+def test_low_light_darkens_monotonically_and_keeps_shape():
+    img = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    assert np.array_equal(low_light(img, 0.0), img)
+    a, b = low_light(img, 0.5), low_light(img, 0.9)
+    assert a.shape == img.shape and a.dtype == np.uint8
+    assert img.mean() > a.mean() > b.mean() and b.max() <= 255 * 0.325 + 1
+    assert (low_light(img, 0.5).astype(int) <= img).all()  # without noise it never brightens a pixel
+    noisy = low_light(img, 0.5, np.random.default_rng(1))
+    assert not np.array_equal(noisy, a) and abs(noisy.mean() - a.mean()) < 1.0
+    with pytest.raises(ValueError):
+        low_light(img, 1.5)

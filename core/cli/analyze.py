@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--landmarks", choices=LANDMARK_KEEP, default=DEFAULT_LANDMARK_KEEP,
                    help="the landmarks each face keeps in the result and report.json: none, 5 (eye centres, nose "
                         "tip, mouth corners) or all 68 (about 6 KB a face more); default %(default)s")
+    p.add_argument("--no-exposure-retry", action="store_true",
+                   help="face detection: do not look again on an exposure-normalised copy when HOG finds no face "
+                        "(dim footage; the scored crops are never normalised)")
+    p.add_argument("--no-cnn-fallback", action="store_true",
+                   help="face detection: do not run the slower MMOD CNN detector on frames where HOG finds no face "
+                        "(turned, dim faces; about 1-2 s a frame on a CPU, only on frames without a face)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -172,8 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     # Heavy imports only once the arguments are known to be good (--help stays instant).
+    from dataclasses import replace
+
     from ..analysis import AnalysisOptions
     from ..cache import ResultCache
+    from ..faces.pipeline import DetectorSettings
     from ..reports import write_reports
     from ..runner import analyze_cached, load_predictor
     from ..results import CaseInfo
@@ -196,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         for msg in reference.messages():
             print(f"warning: {msg}", file=sys.stderr)
     threshold = predictor.model.info.default_threshold if args.threshold is None else args.threshold
+    detector = replace(DetectorSettings(), normalise_exposure=not args.no_exposure_retry,
+                       cnn_fallback=not args.no_cnn_fallback)
     options = AnalysisOptions(frames=_frame_selection(args), threshold=threshold, batch_size=args.batch_size,
-                              identity=not args.no_identity, landmarks=args.landmarks)
+                              identity=not args.no_identity, landmarks=args.landmarks, detector=detector)
     cache = None if args.no_cache else ResultCache()
     case = CaseInfo(case_id=args.case_id, analyst=args.analyst, notes=args.notes) \
         if (args.case_id or args.analyst or args.notes) else None

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .align import AlignParams, align_face
-from .detect import FaceDetector
+from .detect import CnnFaceDetector, FaceDetector
 from .landmarks import LandmarkPredictor
 from .track import FaceTracker
 
@@ -26,7 +26,13 @@ class DetectorSettings:
     for hard footage, at the price of false hits);
     detect_every: run the detector at least every this many frames (by index); in between, faces are followed by
     their landmarks; min_face: faces narrower than this (frame px) are ignored; retry_upsample: when a pass finds
-    no face, look again with one more level of upsampling (4x the cost, only on frames without a face)."""
+    no face, look again with one more level of upsampling (4x the cost, only on frames without a face);
+    normalise_exposure: when HOG still finds no face, look again (with the same upsample retry) on an
+    exposure-normalised copy (a linear stretch of the luma) of the detection copy only: crops are always cut from the
+    untouched frame; cnn_fallback: when HOG (and the retries) find no face on a detection frame, run dlib's MMOD CNN
+    detector on a copy downscaled to cnn_max_side (about 1-2 s a frame on a CPU, so at most once every
+    `detect_every` frames while no face is found); its boxes are mapped to HOG's convention and its confidence is
+    held to the same `threshold` (docs/DETECTION.md). Frames with a face found by HOG pay none of the retries."""
 
     max_side: int | None = 640
     upsample: int = 0
@@ -35,20 +41,29 @@ class DetectorSettings:
     min_face: int = 48
     track_iou: float = 0.3
     retry_upsample: bool = True  # a detector pass that finds nothing runs again with upsample + 1 (small faces)
+    normalise_exposure: bool = True  # ... then on an exposure-normalised copy (dim footage)
+    cnn_fallback: bool = True  # ... then the MMOD CNN detector (dim, small, turned faces)
+    cnn_max_side: int | None = 640  # the CNN's detection copy: longer side at most this (None: full size)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    # switches added after results were first recorded, with the value that ran before they existed
+    _ABSENT_MEANS = {"normalise_exposure": False, "cnn_fallback": False}
+
     @classmethod
     def from_dict(cls, d: dict) -> "DetectorSettings":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        """The settings a recorded dict ran with: a result recorded before a switch existed ran without it, so a
+        missing `normalise_exposure` / `cnn_fallback` reads as False (other missing keys: the defaults)."""
+        values = {**cls._ABSENT_MEANS, **{k: d[k] for k in cls.__dataclass_fields__ if k in d}}
+        return cls(**values)
 
 
 @dataclass
 class PreparedFace:
     track: int
     box: np.ndarray  # (4,) xyxy frame px: the detector's box, or one derived from the landmarks between detections
-    det_score: float  # HOG score; NaN for a face followed by its landmarks
+    det_score: float  # detector score (HOG's, or the CNN fallback's confidence); NaN for a face followed by its landmarks
     landmarks: np.ndarray  # (68, 2) frame px
     crop: np.ndarray  # (224, 224, 3) BGR uint8
     matrix: np.ndarray  # (2, 3) frame px -> crop px
@@ -62,6 +77,7 @@ class StageTimes:
     align: float = 0.0
     identity: float = 0.0
     detections: int = 0  # frames on which the detector ran
+    cnn_runs: int = 0  # frames on which the CNN fallback ran
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,6 +115,7 @@ class FacePipeline:
         self.align_params = align
         self.detector = FaceDetector(settings.max_side, settings.upsample, settings.threshold)
         self._fine_detector = None  # upsampled, made on first need
+        self._cnn_detector = None  # made on first need
         self.landmarks = LandmarkPredictor()
         self.identity_every = int(identity_every)  # 0: no identity descriptors
         self._embedder = None  # made on first need
@@ -112,19 +129,34 @@ class FacePipeline:
         self.tracker = FaceTracker(self.settings.track_iou, max_gap=max_gap)
         self._followed: dict[int, _Followed] = {}
         self._last_detection: int | None = None
+        self._last_cnn: int | None = None
         self._since_described: dict[int, int] = {}  # track -> its processed frames since its last descriptor
 
     def _due(self, index: int) -> bool:
         return (self._last_detection is None or not self._followed
                 or index - self._last_detection >= self.settings.detect_every)
 
-    def _detect(self, image: np.ndarray):
+    def _detect(self, index: int, image: np.ndarray):
         s = self.settings
-        dets = [d for d in self.detector.detect(image) if d.box[2] - d.box[0] >= s.min_face]
+
+        def wide(dets):
+            return [d for d in dets if d.box[2] - d.box[0] >= s.min_face]
+
+        dets = wide(self.detector.detect(image))
         if not dets and s.retry_upsample:
             if self._fine_detector is None:
                 self._fine_detector = FaceDetector(s.max_side, s.upsample + 1, s.threshold)
-            dets = [d for d in self._fine_detector.detect(image) if d.box[2] - d.box[0] >= s.min_face]
+            dets = wide(self._fine_detector.detect(image))
+        if not dets and s.normalise_exposure:
+            dets = wide(self.detector.detect(image, normalise=True))
+            if not dets and s.retry_upsample:
+                dets = wide(self._fine_detector.detect(image, normalise=True))
+        if not dets and s.cnn_fallback and (self._last_cnn is None or index - self._last_cnn >= s.detect_every):
+            if self._cnn_detector is None:
+                self._cnn_detector = CnnFaceDetector(s.cnn_max_side, 0, s.threshold)
+            self._last_cnn = index
+            self.times.cnn_runs += 1
+            dets = wide(self._cnn_detector.detect(image))
         return dets
 
     def _describe(self, track: int, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
@@ -145,7 +177,7 @@ class FacePipeline:
         t0 = time.perf_counter()
         detected = self._due(index)
         if detected:
-            dets = self._detect(image)
+            dets = self._detect(index, image)
             boxes = [np.asarray(d.box, dtype=np.float64) for d in dets]
             scores = [float(d.score) for d in dets]
             self._last_detection = index

@@ -67,6 +67,20 @@ def gamma_correct(img: np.ndarray, gamma: float) -> np.ndarray:
     return _clip(255.0 * np.power(np.asarray(img, np.float32) / 255.0, np.float32(1.0 / gamma)))
 
 
+def low_light(img: np.ndarray, strength: float = 0.7, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Simulated night / dim-room footage: ``255 * scale * (img / 255) ** gamma`` with gamma = 1 + 1.5 * strength
+    (shadows sink first) and scale = 1 - 0.75 * strength, then, when ``rng`` is given, sensor noise of sigma
+    3 * strength. ``strength`` in [0, 1] (0: unchanged). uint8 BGR (or grey) in and out, same shape. Used by the
+    detector-recall bench (``bench/detector_recall.py``) and its tests; not part of the training chain."""
+    if not 0.0 <= float(strength) <= 1.0:
+        raise ValueError(f"strength must be in [0, 1], not {strength}")
+    x = np.asarray(img, np.float32) / 255.0
+    out = 255.0 * (1.0 - 0.75 * float(strength)) * np.power(x, np.float32(1.0 + 1.5 * float(strength)))
+    if rng is not None and strength > 0:
+        out = out + rng.standard_normal(out.shape).astype(np.float32) * np.float32(3.0 * strength)
+    return _u8(out)
+
+
 def motion_kernel(angle_deg: float, length: int) -> np.ndarray:
     """Normalised float32 kernel of a line of ``length`` px from the centre at ``angle_deg``."""
     length = max(int(length), 1)
