@@ -1,6 +1,6 @@
 """Seek latency in the app's frame loader: time from a request to the decoded target frame, per kind of seek.
 
-    python bench/seek_latency.py VIDEO [--clicks 30] [--seed 0] [--pause 1.0] [--no-previews]
+    python bench/seek_latency.py VIDEO [--clicks 30] [--seed 0] [--pause 1.0] [--no-previews] [--no-hints]
 
 VIDEO: a long-GOP file, e.g. from `bench/long_clip.py` (10 minutes, 1080p, 10-second GOPs). Builds its preview
 proxy first (`core.proxy`; in the cache root, $CADDM_CACHE_DIR) unless --no-previews, then runs, through
@@ -81,6 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pause", type=float, default=1.0, help="seconds the analyst looks at a frame before the next key")
     ap.add_argument("--no-previews", dest="previews", action="store_false",
                     help="the loader without core.proxy previews (the proxy is built first otherwise)")
+    ap.add_argument("--no-hints", dest="hints", action="store_false",
+                    help="do not name the next suspicious frame to the loader (as before hint() existed)")
     a = ap.parse_args(argv)
 
     from caddm_gui.workers import FrameLoader
@@ -112,7 +114,8 @@ def main(argv=None) -> int:
         ms = []
         probe.go(0)
         for k, target in enumerate(suspicious[: a.clicks]):
-            loader.hint(suspicious[k:k + 1])        # what the app hints: the next suspicious frame
+            if a.hints:
+                loader.hint(suspicious[k:k + 1])    # what the app hints: the next suspicious frame
             time.sleep(a.pause)
             ms.append(probe.go(target))
         rows["next suspicious"] = ms
@@ -134,7 +137,8 @@ def main(argv=None) -> int:
         rows["step back"] = back
     finally:
         loader.close()
-    print(f"previews {'on' if a.previews else 'off'}; decoded frames: {loader.decoded}")
+    print(f"previews {'on' if a.previews else 'off'}, hints {'on' if a.hints else 'off'}; "
+          f"decoded frames: {loader.decoded}")
     print(f"{'':16s} {'shown (preview or exact), ms':58s} | exact frame, ms")
     for name, ms in rows.items():
         print(f"{name:16s} {_percentiles([m[0] for m in ms])} | {_percentiles([m[1] for m in ms])}")
