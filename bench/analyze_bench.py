@@ -69,7 +69,8 @@ def naive(path, model, n_frames: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", default="s32.mp4,dflive_Twitch1.mp4")
+    ap.add_argument("--clips", default="s32.mp4,dflive_Twitch1.mp4",
+                    help="names in ../shared/data/videos/real, or paths (e.g. a 4K clip from bench/long_clip.py)")
     ap.add_argument("--backbone", default="resnet34")
     ap.add_argument("--model", default=None, help="checkpoint (default: seeded random weights, same speed)")
     ap.add_argument("--naive-frames", type=int, default=60, help="frames the naive loop runs on (it is slow)")
@@ -86,7 +87,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, model {model.metadata.get('name')} "
           f"({model.config.backbone})")
     for clip in args.clips.split(","):
-        path = SHARED / "data" / "videos" / "real" / clip
+        path = Path(clip) if os.path.isfile(clip) else SHARED / "data" / "videos" / "real" / clip
         if not path.exists():
             print(f"{path}: absent, skipped")
             continue
