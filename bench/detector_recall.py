@@ -99,7 +99,7 @@ def make_detector(name: str):
     pipe = FacePipeline(DETECTORS[name])
 
     def run(img):
-        pipe._last_cnn = None  # each image stands alone
+        pipe.reset()  # each image stands alone (no retry spacing, no CNN backoff)
         return pipe._detect(0, img)
     return run
 
@@ -167,7 +167,7 @@ def fp_sweep(n_frames: int, sheet: Path | None) -> None:
             for fr in reader.frames(idx):
                 frames += 1
                 first = hog_only(fr.image)
-                full._last_cnn = None
+                full.reset()
                 dets = full._detect(0, fr.image)
                 dets_total += len(dets)
                 if not first and dets:

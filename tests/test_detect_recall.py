@@ -125,16 +125,41 @@ def test_faceless_frames_stay_faceless_with_every_fallback_on():
     for i, img in enumerate([np.zeros((360, 640, 3), np.uint8), np.full((360, 640, 3), 128, np.uint8),
                              rng.integers(0, 256, (360, 640, 3), dtype=np.uint8),
                              cv2.GaussianBlur(rng.integers(0, 256, (360, 640, 3), dtype=np.uint8), (9, 9), 3)]):
+        pipe.reset()                  # each image alone, so the CNN runs on each
         assert pipe.process(i * 8, img) == []
     assert pipe.times.cnn_runs == 4  # the fallback did run on each
 
 
-def test_cnn_fallback_runs_at_most_once_every_detect_every_frames():
+def _cnn_frames(pipe, frames, image):
+    runs = []
+    for i in frames:
+        before = pipe.times.cnn_runs
+        pipe.process(i, image)
+        if pipe.times.cnn_runs > before:
+            runs.append(i)
+    return runs
+
+
+def test_cnn_fallback_runs_at_most_once_every_detect_every_frames_and_backs_off_while_it_finds_nothing():
     pipe = FacePipeline(DetectorSettings(detect_every=4))
     blank = np.zeros((120, 160, 3), np.uint8)
-    for i in range(9):
-        pipe.process(i, blank)
-    assert pipe.times.detections == 9 and pipe.times.cnn_runs == 3  # frames 0, 4, 8
+    # eligible every 4 frames; while nothing is found the CNN takes every 1st, 2nd, 4th, then every 8th of those
+    assert _cnn_frames(pipe, range(130), blank) == [0, 8, 24, 56, 88, 120]
+    assert pipe.times.detections == 130
+    # a sampled analysis of a faceless video: every frame is eligible, the CNN runs on 6 of 32
+    pipe.reset()
+    assert len(_cnn_frames(pipe, range(0, 32 * 500, 500), blank)) == 6
+
+
+def test_cnn_backoff_ends_when_a_face_is_found():
+    face_image = np.full((300, 360, 3), 90, np.uint8)
+    face_image[30:270, 60:300] = cv2.resize(cv2.imread(str(DATA / "astronaut_face.jpg")), (240, 240))
+    pipe = FacePipeline(DetectorSettings(detect_every=4))
+    blank = np.zeros(face_image.shape, np.uint8)
+    assert _cnn_frames(pipe, range(0, 28), blank) == [0, 8, 24]
+    assert pipe.process(28, face_image)              # HOG finds the face: the backoff is over
+    pipe._followed.clear()                           # the face is gone
+    assert _cnn_frames(pipe, range(32, 44), blank) == [32, 40]
 
 
 def test_old_recorded_settings_load_as_what_ran_without_the_new_switches():

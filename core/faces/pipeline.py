@@ -19,6 +19,10 @@ from .landmarks import LandmarkPredictor
 from .track import FaceTracker
 
 
+#: While the CNN fallback keeps finding nothing, it runs on at most every this many eligible faceless frames.
+CNN_BACKOFF_MAX = 8
+
+
 @dataclass(frozen=True)
 class DetectorSettings:
     """max_side: detect on a copy whose longer side is at most this (None: full size); upsample: dlib HOG upsampling
@@ -26,12 +30,13 @@ class DetectorSettings:
     for hard footage, at the price of false hits);
     detect_every: run the detector at least every this many frames (by index); in between, faces are followed by
     their landmarks; min_face: faces narrower than this (frame px) are ignored; retry_upsample: when a pass finds
-    no face, look again with one more level of upsampling (4x the cost, only on frames without a face);
+    no face, look again with one more level of upsampling (4x the cost);
     normalise_exposure: when HOG still finds no face, look again (with the same upsample retry) on an
     exposure-normalised copy (a linear stretch of the luma) of the detection copy only: crops are always cut from the
-    untouched frame; cnn_fallback: when HOG (and the retries) find no face on a detection frame, run dlib's MMOD CNN
-    detector on a copy downscaled to cnn_max_side (about 1-2 s a frame on a CPU, so at most once every
-    `detect_every` frames while no face is found); its boxes are mapped to HOG's convention and its confidence is
+    untouched frame; cnn_fallback: when HOG (and the retries) find no face, run dlib's MMOD CNN detector on a copy
+    downscaled to cnn_max_side (about 1-2 s a frame on a CPU; while it finds nothing it backs off to every
+    `CNN_BACKOFF_MAX`-th retry frame). The retries run on a faceless frame at most once every `detect_every` frames
+    (HOG itself runs on every faceless frame); its boxes are mapped to HOG's convention and its confidence is
     held to the same `threshold` (docs/DETECTION.md). Frames with a face found by HOG pay none of the retries."""
 
     max_side: int | None = 640
@@ -129,7 +134,8 @@ class FacePipeline:
         self.tracker = FaceTracker(self.settings.track_iou, max_gap=max_gap)
         self._followed: dict[int, _Followed] = {}
         self._last_detection: int | None = None
-        self._last_cnn: int | None = None
+        self._last_retry: int | None = None   # the last faceless detection frame that ran the retries
+        self._cnn_stride, self._cnn_waited = 1, 0
         self._since_described: dict[int, int] = {}  # track -> its processed frames since its last descriptor
 
     def _due(self, index: int) -> bool:
@@ -137,13 +143,21 @@ class FacePipeline:
                 or index - self._last_detection >= self.settings.detect_every)
 
     def _detect(self, index: int, image: np.ndarray):
+        """HOG on every detection frame; on a faceless one the retries (upsample, exposure, CNN) at most once every
+        `detect_every` frames, the CNN backing off while it finds nothing (`_cnn_turn`)."""
         s = self.settings
 
         def wide(dets):
             return [d for d in dets if d.box[2] - d.box[0] >= s.min_face]
 
         dets = wide(self.detector.detect(image))
-        if not dets and s.retry_upsample:
+        if dets:
+            self._cnn_stride, self._cnn_waited = 1, 0    # a face is in view: the CNN is eager again once it is lost
+            return dets
+        if self._last_retry is not None and index - self._last_retry < s.detect_every:
+            return dets
+        self._last_retry = index
+        if s.retry_upsample:
             if self._fine_detector is None:
                 self._fine_detector = FaceDetector(s.max_side, s.upsample + 1, s.threshold)
             dets = wide(self._fine_detector.detect(image))
@@ -151,13 +165,22 @@ class FacePipeline:
             dets = wide(self.detector.detect(image, normalise=True))
             if not dets and s.retry_upsample:
                 dets = wide(self._fine_detector.detect(image, normalise=True))
-        if not dets and s.cnn_fallback and (self._last_cnn is None or index - self._last_cnn >= s.detect_every):
+        if not dets and s.cnn_fallback and self._cnn_turn():
             if self._cnn_detector is None:
                 self._cnn_detector = CnnFaceDetector(s.cnn_max_side, 0, s.threshold)
-            self._last_cnn = index
             self.times.cnn_runs += 1
             dets = wide(self._cnn_detector.detect(image))
+            self._cnn_stride = 1 if dets else min(2 * self._cnn_stride, CNN_BACKOFF_MAX)
         return dets
+
+    def _cnn_turn(self) -> bool:
+        """While the CNN keeps finding nothing it runs on every 1st, 2nd, 4th ... `CNN_BACKOFF_MAX`-th faceless
+        retry frame (a long faceless stretch, or a sampled analysis of a faceless video, pays ~1/8 of its cost)."""
+        self._cnn_waited += 1
+        if self._cnn_waited < self._cnn_stride:
+            return False
+        self._cnn_waited = 0
+        return True
 
     def _describe(self, track: int, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
         if self.identity_every <= 0:
