@@ -28,6 +28,7 @@ import torch  # noqa: E402
 
 from core.analysis import AnalysisOptions, analyze_video  # noqa: E402
 from core.boxes import box_iou  # noqa: E402
+from core.device import RUNTIME_CHOICES  # noqa: E402
 from core.checkpoints import load_model  # noqa: E402
 from core.faces.align import AlignParams, align_face  # noqa: E402
 from core.faces.detect import FaceDetector  # noqa: E402
@@ -44,7 +45,7 @@ def naive(path, model, n_frames: int):
     """The straightforward loop. Returns ({index: [(box, score)]}, frames, seconds, stage seconds)."""
     torch.set_num_threads(os.cpu_count())
     detector, landmarks = FaceDetector(max_side=None, upsample=1), LandmarkPredictor()
-    predictor = Predictor(model, device="cpu", batch_size=1, channels_last=False)
+    predictor = Predictor(model, device="cpu", batch_size=1, channels_last=False, runtime="torch")
     stages = dict(decode=0.0, detect=0.0, landmarks=0.0, align=0.0, model=0.0)
     out = {}
 
@@ -76,6 +77,8 @@ def main() -> None:
     ap.add_argument("--naive-frames", type=int, default=60, help="frames the naive loop runs on (it is slow)")
     ap.add_argument("--torch-threads", type=int, default=None, help="torch threads for ours (default: engine's)")
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES, help="what runs the model in ours (the "
+                    "naive loop always runs torch)")
     ap.add_argument("--identity", action="store_true",
                     help="also compute identity descriptors (the analysis default; off here to compare with the "
                          "naive loop, which has none: bench/identity_bench.py --time measures their cost)")
@@ -93,13 +96,13 @@ def main() -> None:
             continue
         info = probe_video(path)
         print(f"\n== {clip}: {info.width}x{info.height}, {info.frame_count} frames, {info.fps:.2f} fps")
-        predictor = Predictor(model, device="auto", batch_size=args.batch_size)
+        predictor = Predictor(model, device="auto", batch_size=args.batch_size, runtime=args.runtime)
         options = AnalysisOptions(frames=FrameSelection("all"), torch_threads=args.torch_threads,
                                   batch_size=args.batch_size, identity=args.identity)
         result = analyze_video(path, predictor, options, info=info)
         t = result.timings
         fps = len(result.frames) / t["total"]
-        print(f"ours : {len(result.frames)} frames in {t['total']:.1f} s = {fps:.1f} frames/s; faces "
+        print(f"ours ({predictor.runtime}): {len(result.frames)} frames in {t['total']:.1f} s = {fps:.1f} frames/s; faces "
               f"{sum(len(f.faces) for f in result.frames)}")
         print("       stage seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items() if k != "total"))
         n = min(args.naive_frames, info.frame_count)

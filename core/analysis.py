@@ -64,13 +64,14 @@ class AnalysisOptions:
         if int(self.identity_every) < 1:
             raise ValueError(f"identity_every must be at least 1, not {self.identity_every}")
 
-    def settings(self, device_used: str = "any") -> AnalysisSettings:
-        """The settings a result of these options records (`device_used`: the device that ran it)."""
+    def settings(self, device_used: str = "any", runtime: str = "") -> AnalysisSettings:
+        """The settings a result of these options records (`device_used`, `runtime`: what ran it)."""
         extra = {"boxes": self.boxes.to_dict(), "landmarks": self.landmarks}
         if self.identity:
             extra["identity"] = {"descriptor_model": DESCRIPTOR_MODEL, "every": int(self.identity_every)}
         return AnalysisSettings(frame_selection=self.frames, threshold=self.threshold, device=device_used,
-                                batch_size=self.batch_size, detector=self.detector.to_dict(), extra=extra)
+                                batch_size=self.batch_size, detector=self.detector.to_dict(), extra=extra,
+                                runtime=runtime)
 
 
 @dataclass
@@ -221,7 +222,7 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
         schema=SCHEMA, software={"name": "caddm-inspector", "version": __version__},
         created_utc=utc_now(),
         video=info, model=model_info(predictor.model),
-        settings=options.settings(str(predictor.device)),
+        settings=options.settings(str(predictor.device), predictor.runtime),
         frames=frames, tracks=track_summaries(frames, options.threshold),
         summary=summarize(frames, options.threshold), timings=timings, complete=complete, case=None,
         review=Review())

@@ -4,13 +4,15 @@ The analysis engine and the evaluation command both call `Predictor.predict`, so
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from . import ort_runtime
 from .artifacts import ArtifactBox, BoxSettings, artifact_boxes
-from .device import resolve_device
+from .device import RUNTIME_CHOICES, resolve_device
 from .model import CADDM
 from .preprocess import to_model_input
 
@@ -23,13 +25,16 @@ class FacePrediction:
 
 
 class Predictor:
-    """Batched inference under `torch.inference_mode()` on `device` ("auto": cuda, mps, cpu).
+    """Batched inference under `torch.inference_mode()` on `device` ("auto": cuda, mps, cpu), with `runtime`
+    (RUNTIME_CHOICES); `self.runtime` names the one that runs ("torch 2.14.1", "onnxruntime 1.32.0").
 
     crops: BGR uint8 (B, 224, 224, 3). `channels_last` memory format speeds convolutions on CPU and GPU.
     """
 
     def __init__(self, model: CADDM, device="auto", batch_size: int = 16, boxes: BoxSettings = BoxSettings(),
-                 channels_last: bool = True):
+                 channels_last: bool = True, runtime: str = "auto"):
+        if runtime not in RUNTIME_CHOICES:
+            raise ValueError(f"runtime: choose from {', '.join(RUNTIME_CHOICES)}, not {runtime!r}")
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         if channels_last:
@@ -37,10 +42,31 @@ class Predictor:
         self.channels_last = channels_last
         self.batch_size = max(1, int(batch_size))
         self.boxes = boxes
+        self._ort = self._onnx_runtime(runtime)
+        self.runtime = ort_runtime.version() if self._ort is not None else f"torch {torch.__version__.split('+')[0]}"
+
+    def _onnx_runtime(self, runtime: str):
+        """An OrtModel when `runtime` asks for ONNX Runtime ("auto": on the CPU, when installed and the export
+        checks out; "onnxruntime": or a ValueError saying why not), else None."""
+        if runtime == "torch" or (runtime == "auto" and self.device.type != "cpu"):
+            return None
+        why = ort_runtime.available() if self.device.type == "cpu" else f"it runs on the CPU here, not {self.device}"
+        if why is None:
+            try:
+                return ort_runtime.OrtModel(self.model, torch.get_num_threads())
+            except Exception as e:  # noqa: BLE001 - an export or session failure: torch runs it
+                why = f"{type(e).__name__}: {e}"
+        if runtime == "onnxruntime":
+            raise ValueError(f"ONNX Runtime cannot run this model: {why}")
+        warnings.warn(f"ONNX Runtime not used ({why}); torch runs the model", RuntimeWarning, stacklevel=3)
+        return None
 
     def raw(self, crops_bgr: np.ndarray) -> dict[str, torch.Tensor]:
         """Model outputs for one batch (B <= any size): logits, prob, loc, conf (on the model's device)."""
         x = to_model_input(crops_bgr, self.model.convention, self.device)
+        if self._ort is not None:
+            self._ort.set_threads(torch.get_num_threads())      # the analysis sets the thread count per run
+            return self._ort(x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():

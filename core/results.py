@@ -559,6 +559,7 @@ class AnalysisSettings:
     batch_size: int = 32
     detector: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    runtime: str = ""  # what ran the model ("torch 2.14.1", "onnxruntime 1.32.0"); "" in results made before it was kept
 
     def __post_init__(self):
         if isinstance(self.frame_selection, dict):
@@ -571,11 +572,11 @@ class AnalysisSettings:
     def to_dict(self) -> dict:
         return {"frame_selection": self.frame_selection.to_dict(), "threshold": self.threshold,
                 "device": self.device, "batch_size": self.batch_size, "detector": dict(self.detector),
-                "extra": dict(self.extra)}
+                "extra": dict(self.extra), **({"runtime": self.runtime} if self.runtime else {})}
 
     def result_affecting(self) -> dict:
-        """The settings that change scores or boxes (for cache keys): everything but threshold, device and
-        batch size."""
+        """The settings that change scores or boxes (for cache keys): everything but threshold, device, batch size
+        and runtime (run facts: the runtimes agree within 1e-6)."""
         return {"frame_selection": self.frame_selection.to_dict(), "detector": dict(self.detector),
                 "extra": dict(self.extra)}
 

@@ -25,11 +25,13 @@ from .evidence import VideoInfo
 from .video import probe_video
 
 
-def load_predictor(model: str | os.PathLike | None, device: str = "auto", batch_size: int = 16) -> Predictor:
-    """A registry name, a checkpoint path or None (bundled default) -> a ready `Predictor`.
-    Raises CheckpointError (no model, unreadable checkpoint) or ValueError (device not available)."""
+def load_predictor(model: str | os.PathLike | None, device: str = "auto", batch_size: int = 16,
+                   runtime: str = "auto") -> Predictor:
+    """A registry name, a checkpoint path or None (bundled default) -> a ready `Predictor` (`runtime`: see
+    `core.inference.RUNTIME_CHOICES`). Raises CheckpointError (no model, unreadable checkpoint) or ValueError (device
+    not available, runtime unknown or unusable)."""
     m = load_model(resolve_model(None if model is None else os.fspath(model)), device=device)
-    return Predictor(m, device=device, batch_size=batch_size)
+    return Predictor(m, device=device, batch_size=batch_size, runtime=runtime)
 
 
 def model_sha256(predictor: Predictor) -> str:

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# What a run leaves in the cache root (results, ONNX exports, seek previews) goes to a scratch folder, not ~/.cache;
+# tests that use the cache set their own.
+os.environ.setdefault("CADDM_CACHE_DIR", tempfile.mkdtemp(prefix="caddm-tests-cache-"))
 
 from core.threads import configure_threads  # noqa: E402
 

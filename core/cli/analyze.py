@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..atomic import ensure_output_dir
-from ..device import DEVICE_CHOICES
+from ..device import DEVICE_CHOICES, RUNTIME_CHOICES
 from ..faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
 from ..errors import CaddmError, OutputError
 from ..evidence import VIDEO_EXTENSIONS, find_videos
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="PATH", help="checkpoint: ours (.safetensors) or the authors' (.pkl); "
                                                    "default: the bundled model")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    p.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES,
+                   help="what runs the model: auto = ONNX Runtime on the CPU (1.6-1.8x faster, same scores within "
+                        "1e-6), torch on a GPU; recorded in the report")
     sel = p.add_mutually_exclusive_group()
     sel.add_argument("--all-frames", action="store_true", help="analyse every frame")
     sel.add_argument("--stride", type=int, metavar="K", help="analyse every K-th frame")
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..video import VideoReader, probe_video
 
     try:
-        predictor = load_predictor(args.model, device=args.device, batch_size=args.batch_size)
+        predictor = load_predictor(args.model, device=args.device, batch_size=args.batch_size, runtime=args.runtime)
     except (CaddmError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

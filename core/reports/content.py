@@ -260,7 +260,8 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
             model_rows.append((row_name, value if isinstance(value, str) else _compact(value)))
     model_rows.append(("Threshold calibration", calibration_text(m.metadata, st.threshold)))
     settings_rows = [("Frames analysed", f"{st.frame_selection.describe()} ({s.frames_analysed} frames)"),
-                     ("Threshold", f"{st.threshold:.3f}"), ("Device", st.device),
+                     ("Threshold", f"{st.threshold:.3f}"),
+                     ("Device", f"{st.device} ({st.runtime})" if st.runtime else st.device),
                      ("Batch size", str(st.batch_size)), ("Face detector", _compact(st.detector))]
     if st.extra:
         settings_rows.append(("Other settings", _compact(st.extra)))

@@ -457,7 +457,8 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
             if has_val:
                 from .evaluation import evaluate
                 from ..inference import Predictor
-                pred = Predictor(model, device, batch_size=max(1, min(cfg.batch_size, 64)), channels_last=False)
+                pred = Predictor(model, device, batch_size=max(1, min(cfg.batch_size, 64)), channels_last=False,
+                                 runtime="torch")  # weights change every epoch: no export
                 m = evaluate(pred, val_index, cfg.val_split, frames_per_video=cfg.val_frames)
                 row["val_frame_auc"], row["val_video_auc"] = m["frame"]["auc"], m["video"]["auc"]
             elapsed += time.monotonic() - t0

@@ -1,0 +1,92 @@
+"""ONNX Runtime as the CPU runtime: the same scores and boxes as torch, chosen by "auto" on the CPU, the export cached
+per checkpoint, a clear refusal when asked for where it cannot run, and the runtime recorded in results."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from core import ort_runtime  # noqa: E402
+from core.checkpoints import load_model  # noqa: E402
+from core.inference import Predictor  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def crops():
+    return np.random.default_rng(3).integers(0, 256, (10, 224, 224, 3), dtype=np.uint8)
+
+
+def test_onnxruntime_scores_and_boxes_equal_torchs(tiny_model_path, crops):
+    from core.artifacts import BoxSettings
+
+    boxes = BoxSettings(score_threshold=0.0, top_k=5, max_area=1.0)
+    ort = Predictor(load_model(tiny_model_path), device="cpu", batch_size=4, runtime="onnxruntime", boxes=boxes)
+    ref = Predictor(load_model(tiny_model_path), device="cpu", batch_size=4, runtime="torch", boxes=boxes)
+    assert ort.runtime.startswith("onnxruntime ") and ref.runtime.startswith("torch ")
+    a, b = ort.predict(crops), ref.predict(crops)
+    assert [p.prob for p in a] == pytest.approx([p.prob for p in b], abs=1e-5)
+    assert sum(len(p.artifacts) for p in b) > 0
+    for pa, pb in zip(a, b):
+        assert len(pa.artifacts) == len(pb.artifacts)
+        for x, y in zip(pa.artifacts, pb.artifacts):
+            assert x.score == pytest.approx(y.score, abs=1e-4)
+            assert np.allclose(x.box, y.box, atol=1e-2)
+
+
+def test_auto_is_onnxruntime_on_the_cpu_and_the_export_is_cached(tiny_model_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("CADDM_CACHE_DIR", str(tmp_path))
+    calls = []
+    real = ort_runtime.export_onnx
+    monkeypatch.setattr(ort_runtime, "export_onnx", lambda m: calls.append(1) or real(m))
+    p = Predictor(load_model(tiny_model_path), device="cpu")
+    assert p.runtime.startswith("onnxruntime ")
+    files = list((tmp_path / "onnx").glob("*.onnx"))
+    assert len(files) == 1 and files[0].name.startswith(load_model(tiny_model_path).info.sha256)
+    Predictor(load_model(tiny_model_path), device="cpu")
+    assert calls == [1]                                   # the second load reads the cached export
+
+
+def test_missing_onnxruntime_auto_falls_back_and_explicit_is_refused(tiny_model_path, monkeypatch):
+    monkeypatch.setattr(ort_runtime, "available", lambda: "the Python package 'onnxruntime' is not installed")
+    with pytest.warns(RuntimeWarning, match="not installed"):
+        p = Predictor(load_model(tiny_model_path), device="cpu")
+    assert p.runtime.startswith("torch ")
+    with pytest.raises(ValueError, match="ONNX Runtime cannot run this model: the Python package 'onnxruntime'"):
+        Predictor(load_model(tiny_model_path), device="cpu", runtime="onnxruntime")
+    with pytest.raises(ValueError, match="runtime: choose from auto, torch, onnxruntime"):
+        Predictor(load_model(tiny_model_path), device="cpu", runtime="tensorrt")
+
+
+def test_an_export_that_disagrees_with_torch_is_refused(tiny_model_path, monkeypatch):
+    monkeypatch.setattr(ort_runtime, "PARITY_TOL", -1.0)   # nothing passes
+    with pytest.raises(ValueError, match="differs from torch"):
+        Predictor(load_model(tiny_model_path), device="cpu", runtime="onnxruntime")
+    with pytest.warns(RuntimeWarning, match="differs from torch"):
+        assert Predictor(load_model(tiny_model_path), device="cpu").runtime.startswith("torch ")
+
+
+def test_the_runtime_is_recorded_and_changes_no_score(face_clip, tiny_model_path):
+    from dataclasses import replace
+
+    from core.analysis import AnalysisOptions, analyze_video
+    from core.frames import FrameSelection
+    from core.reports.content import build_content
+    from core.results import AnalysisResult
+
+    options = AnalysisOptions(frames=FrameSelection("count", 3), identity=False)
+    runs = {rt: analyze_video(face_clip, Predictor(load_model(tiny_model_path), device="cpu", batch_size=4,
+                                                   runtime=rt), options) for rt in ("torch", "onnxruntime")}
+    assert runs["torch"].settings.runtime.startswith("torch ")
+    assert runs["onnxruntime"].settings.runtime.startswith("onnxruntime ")
+    assert [f.score for f in runs["onnxruntime"].frames] == pytest.approx([f.score for f in runs["torch"].frames],
+                                                                         abs=1e-5)
+    back = AnalysisResult.from_dict(runs["onnxruntime"].to_dict())
+    assert back.settings.runtime == runs["onnxruntime"].settings.runtime
+    old = runs["torch"].to_dict()
+    del old["settings"]["runtime"]                        # a result made before the runtime was kept
+    assert AnalysisResult.from_dict(old).settings.runtime == ""
+    rows = dict(build_content(runs["onnxruntime"]).settings_rows)
+    assert rows["Device"] == f"cpu ({runs['onnxruntime'].settings.runtime})"
+    assert dict(build_content(AnalysisResult.from_dict(old)).settings_rows)["Device"] == "cpu"
+    assert replace(runs["torch"].settings, runtime="x").result_affecting() == runs["torch"].settings.result_affecting()
