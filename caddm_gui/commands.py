@@ -244,7 +244,7 @@ class Commands(QObject):
 
         def run(progress, cancel, model_ready):
             predictor = self._get_predictor(model_arg, device)
-            model_ready(predictor.model.info.name, describe_device(predictor.device))
+            model_ready(predictor.model.info.name, f"{describe_device(predictor.device)}, {predictor.runtime}")
             return analyze_cached(path, predictor, options, cache, progress=progress, cancel=cancel, info=info)
 
         w = AnalysisWorker(run)

@@ -96,4 +96,6 @@ class VerdictPanel(QGroupBox):
         v["Frames"].setText(f"{sm.frames_with_faces} with a face / {sm.frames_analysed} analysed / {total}"
                             if sm else (f"0 analysed / {total}" if total else "-"))
         v["Model"].setText(s.model_name or "(set in Settings)")
-        v["Device"].setText((s.result.settings.device if s.result is not None else s.device_name) or "-")
+        st = s.result.settings if s.result is not None else None
+        v["Device"].setText((f"{st.device} ({st.runtime})" if st is not None and st.runtime else
+                             st.device if st is not None else s.device_name) or "-")

@@ -36,6 +36,9 @@ def test_analysis_fills_timeline_and_table_and_seeks(qtbot, win, clip):
     xs = sorted(set().union(*(set(c.getData()[0].tolist()) for c in win.timeline.curves.values())))
     assert set(xs) <= {f.index for f in state.frames}
     assert win.verdict.verdict_text() in ("FAKE", "REAL", "NO FACE")
+    runtime = state.result.settings.runtime      # what ran the model, beside the device
+    assert runtime and win.verdict.values["Device"].text() == f"cpu ({runtime})"
+    assert runtime in win.device_label.text()
     # click on the timeline seeks to that frame
     click_timeline_at_frame(qtbot, win, 15)
     qtbot.waitUntil(lambda: state.frame_index == 15, timeout=3000)
