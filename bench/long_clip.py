@@ -1,11 +1,11 @@
 """Build a long H.264 test clip from short real ones (bench only; needs PyAV: `pip install av`).
 
-    python bench/long_clip.py OUT.mp4 --minutes 10 --height 1080 --gop-seconds 10 CLIP [CLIP ...]
+    python bench/long_clip.py OUT.mp4 --minutes 10 --height 1080 --gop-seconds 10 [--fps 30] CLIP [CLIP ...]
 
 The clips are played forward then backward, in turn, until the duration is reached; frames are scaled to the
 requested height (width keeps the aspect, rounded to even) and encoded with libx264 (preset superfast, B-frames,
-one keyframe every `gop-seconds`, no scene-cut keyframes) at 30 frames/s: the long-GOP camera/stream files
-on which seeking is slowest.
+one keyframe every `gop-seconds`, no scene-cut keyframes) at `--fps` (30) frames/s: the long-GOP camera/stream files
+on which seeking is slowest, and long files for memory checks.
 """
 from __future__ import annotations
 
@@ -69,9 +69,10 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--height", type=int, default=1080)
     ap.add_argument("--gop-seconds", type=float, default=10.0)
+    ap.add_argument("--fps", type=int, default=30)
     a = ap.parse_args(argv)
     t = time.perf_counter()
-    n = build(a.out, a.clips, a.minutes, a.height, a.gop_seconds)
+    n = build(a.out, a.clips, a.minutes, a.height, a.gop_seconds, a.fps)
     print(f"{a.out}: {n} frames, {time.perf_counter() - t:.0f} s", file=sys.stderr)
     return 0
 
