@@ -199,3 +199,18 @@ def test_darker_w023_needs_the_new_defaults():
     frames = [low_light(f, 0.85) for f in _w023_frames()]
     assert _faces_found(OFF, frames) == [0, 0, 0, 0]
     assert _faces_found(DetectorSettings(), frames) == [1, 1, 1, 1]
+
+
+def test_detection_copies_are_the_frame_downscaled_and_made_once():
+    from core.faces.detect import DetectionCopies, _downscaled, normalise_exposure, to_dlib_image
+
+    rng = np.random.default_rng(4)
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8), (0, 0), 3)
+    copies = DetectionCopies(frame)
+    plain, sx, sy = copies.get(640)
+    want, wx, wy = _downscaled(to_dlib_image(frame), 640)           # convert, then downscale: the same pixels
+    assert np.array_equal(plain, want) and (sx, sy) == (wx, wy) == (2.0, 2.0)
+    dim, _, _ = copies.get(640, normalise=True)
+    assert np.array_equal(dim, normalise_exposure(want))
+    assert copies.get(640) is copies.get(640) and copies.get(640, True) is dim   # each made once
+    assert copies.get(None)[0].shape == (720, 1280, 3)

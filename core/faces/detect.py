@@ -78,6 +78,27 @@ def _downscaled(img: np.ndarray, max_side: int | None) -> tuple[np.ndarray, floa
     return img, 1.0, 1.0
 
 
+class DetectionCopies:
+    """The detectors' inputs for one frame, each made once however many detectors look: `get(max_side, normalise)`
+    -> (dlib RGB/grey copy whose longer side is at most max_side, x factor, y factor back to frame pixels), plain or
+    exposure-normalised. The frame is downscaled before its channels are reordered (the same pixels, less work)."""
+
+    def __init__(self, image_bgr: np.ndarray):
+        self.image = np.asarray(image_bgr)
+        self._made: dict[tuple[int | None, bool], tuple[np.ndarray, float, float]] = {}
+
+    def get(self, max_side: int | None, normalise: bool = False) -> tuple[np.ndarray, float, float]:
+        key = (max_side, bool(normalise))
+        if key not in self._made:
+            if normalise:
+                img, sx, sy = self.get(max_side)
+                self._made[key] = (normalise_exposure(img), sx, sy)
+            else:
+                small, sx, sy = _downscaled(self.image, max_side)
+                self._made[key] = (to_dlib_image(small), sx, sy)
+        return self._made[key]
+
+
 class FaceDetector:
     """dlib frontal-face HOG detector.
 
@@ -96,11 +117,11 @@ class FaceDetector:
         self.threshold = float(threshold)
         self._detector = dlib.get_frontal_face_detector()
 
-    def detect(self, image_bgr: np.ndarray, normalise: bool = False) -> list[Detection]:
-        """normalise: detect on an exposure-normalised copy (`normalise_exposure`) of the downscaled frame."""
-        img, sx, sy = _downscaled(to_dlib_image(image_bgr), self.max_side)
-        if normalise:
-            img = normalise_exposure(img)
+    def detect(self, image_bgr: np.ndarray | DetectionCopies, normalise: bool = False) -> list[Detection]:
+        """normalise: detect on an exposure-normalised copy (`normalise_exposure`) of the downscaled frame. Pass a
+        frame's `DetectionCopies` when several detectors look at it, so each copy is made once."""
+        copies = image_bgr if isinstance(image_bgr, DetectionCopies) else DetectionCopies(image_bgr)
+        img, sx, sy = copies.get(self.max_side, normalise)
         rects, scores, _ = self._detector.run(img, self.upsample, self.threshold)
         out = []
         for r, s in zip(rects, scores):
@@ -138,10 +159,9 @@ class CnnFaceDetector:
         self._detector = load_dlib_model(dlib.cnn_face_detection_model_v1, path, "CNN face detector",
                                          "dlib MMOD detector")
 
-    def detect(self, image_bgr: np.ndarray, normalise: bool = False) -> list[Detection]:
-        img, sx, sy = _downscaled(to_dlib_image(image_bgr), self.max_side)
-        if normalise:
-            img = normalise_exposure(img)
+    def detect(self, image_bgr: np.ndarray | DetectionCopies, normalise: bool = False) -> list[Detection]:
+        copies = image_bgr if isinstance(image_bgr, DetectionCopies) else DetectionCopies(image_bgr)
+        img, sx, sy = copies.get(self.max_side, normalise)
         out = []
         for d in self._detector(img, self.upsample):
             if d.confidence < self.threshold:

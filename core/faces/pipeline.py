@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .align import AlignParams, align_face
-from .detect import CnnFaceDetector, FaceDetector
+from .detect import CnnFaceDetector, DetectionCopies, FaceDetector
 from .landmarks import LandmarkPredictor
 from .track import FaceTracker
 
@@ -150,7 +150,8 @@ class FacePipeline:
         def wide(dets):
             return [d for d in dets if d.box[2] - d.box[0] >= s.min_face]
 
-        dets = wide(self.detector.detect(image))
+        frame = DetectionCopies(image)      # the downscaled (and normalised) copies, made once for every pass
+        dets = wide(self.detector.detect(frame))
         if dets:
             self._cnn_stride, self._cnn_waited = 1, 0    # a face is in view: the CNN is eager again once it is lost
             return dets
@@ -160,16 +161,16 @@ class FacePipeline:
         if s.retry_upsample:
             if self._fine_detector is None:
                 self._fine_detector = FaceDetector(s.max_side, s.upsample + 1, s.threshold)
-            dets = wide(self._fine_detector.detect(image))
+            dets = wide(self._fine_detector.detect(frame))
         if not dets and s.normalise_exposure:
-            dets = wide(self.detector.detect(image, normalise=True))
+            dets = wide(self.detector.detect(frame, normalise=True))
             if not dets and s.retry_upsample:
-                dets = wide(self._fine_detector.detect(image, normalise=True))
+                dets = wide(self._fine_detector.detect(frame, normalise=True))
         if not dets and s.cnn_fallback and self._cnn_turn():
             if self._cnn_detector is None:
                 self._cnn_detector = CnnFaceDetector(s.cnn_max_side, 0, s.threshold)
             self.times.cnn_runs += 1
-            dets = wide(self._cnn_detector.detect(image))
+            dets = wide(self._cnn_detector.detect(frame))
             self._cnn_stride = 1 if dets else min(2 * self._cnn_stride, CNN_BACKOFF_MAX)
         return dets
 
