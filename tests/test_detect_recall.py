@@ -212,5 +212,5 @@ def test_detection_copies_are_the_frame_downscaled_and_made_once():
     assert np.array_equal(plain, want) and (sx, sy) == (wx, wy) == (2.0, 2.0)
     dim, _, _ = copies.get(640, normalise=True)
     assert np.array_equal(dim, normalise_exposure(want))
-    assert copies.get(640) is copies.get(640) and copies.get(640, True) is dim   # each made once
+    assert copies.get(640)[0] is plain and copies.get(640, True)[0] is dim   # each made once
     assert copies.get(None)[0].shape == (720, 1280, 3)
