@@ -148,10 +148,11 @@ def _matroska_problem(path: str) -> str | None:
     return None
 
 
-def _truncation(path: str, container: str) -> str | None:
-    """Why the file looks cut short (container structure only), else None."""
+def _truncation(path: str, container: str, isobmff_problem: str | None) -> str | None:
+    """Why the file looks cut short (container structure only), else None. `isobmff_problem`: `_isobmff_problem`
+    of an MP4/MOV/3GP file, already read."""
     if container in ("mp4", "mov", "3gp"):
-        problem = _isobmff_problem(path)
+        problem = isobmff_problem
         return problem if problem and problem.startswith("truncated") else None
     if container in ("matroska", "webm"):
         return _matroska_problem(path)
@@ -305,7 +306,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     problem = _isobmff_problem(path) if _sniff_container(path) in ("mp4", "mov", "3gp") else None
     if problem:
         extra["container_problem"] = problem
-    truncated = _truncation(path, container)
+    truncated = _truncation(path, container, problem)
     if truncated:
         extra["truncated"] = truncated
     duration = count / fps if fps > 0 else 0.0
@@ -368,6 +369,7 @@ class VideoReader:
         self.fps = fps if math.isfinite(fps) and fps > 0 else 0.0
         self._next = 0  # index of the frame the next grab() returns
         self._last_time = -math.inf
+        self._closed = False
         self.backend = "opencv"
         self._av_iter = None  # PyAV mode: the running decode, its next index in self._next
         if self._scan is not None and self._scan.resolution_changes:
@@ -405,7 +407,7 @@ class VideoReader:
 
     def _av_next(self, index: int) -> Frame:
         """PyAV mode: decode forward (restarting when `index` lies behind) to frame `index`."""
-        if getattr(self, "_closed", False):
+        if self._closed:
             raise VideoError(self.path, "reader is closed")
         if self._av_iter is None or index < self._next:
             if self._av_iter is not None:
@@ -517,7 +519,7 @@ class VideoReader:
                 try:
                     frame = self._av_next(i)
                 except VideoError:
-                    if getattr(self, "_closed", False):
+                    if self._closed:
                         raise
                     return
                 yield frame
