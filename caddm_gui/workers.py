@@ -323,7 +323,7 @@ class FrameLoader(QObject):
                 img = self._cache.get(index)
             if img is None:
                 try:
-                    img = self._decode(gen, path, index, hinted is not None)
+                    img = self._decode(gen, path, index)
                 except BaseException as e:  # noqa: BLE001
                     if hinted is None:
                         self.failed.emit(index, error_text(e))
@@ -344,7 +344,7 @@ class FrameLoader(QObject):
         self._pos = index + 1
         self.decoded += 1
 
-    def _decode(self, gen: int, path: str, index: int, hinted: bool = False) -> np.ndarray | None:
+    def _decode(self, gen: int, path: str, index: int) -> np.ndarray | None:
         if self._reader is None or self._reader_gen != gen:
             self._drop_reader()
             self._reader, self._reader_gen, self._pos = VideoReader(path, seek_gap=self.SEEK_GAP), gen, 0
@@ -362,8 +362,8 @@ class FrameLoader(QObject):
         for frame in r.frames(range(start, index + 1)):
             self._store(frame.index, frame.image)
             img = frame.image
-            if frame.index != index and (self._newer(gen, index) or (hinted and self._pending is not None)):
-                return None                            # a newer request: this one is stale
+            if frame.index != index and self._newer(gen, index):
+                return None                            # a newer request (or another frame asked during a hint)
         return img
 
 
