@@ -164,9 +164,12 @@ class AppState(QObject):
 
     def next_above(self, index: int, direction: int) -> int | None:
         """The nearest scored frame after (direction +1) or before (-1) `index` at or above the threshold."""
-        seq = self._sorted if direction > 0 else reversed(self._sorted)
-        for i in seq:
-            if (i > index if direction > 0 else i < index) and self.above(self._by_index[i]):
+        if direction > 0:
+            seq = self._sorted[bisect.bisect_right(self._sorted, index):]
+        else:
+            seq = reversed(self._sorted[:bisect.bisect_left(self._sorted, index)])
+        for i in seq:                   # from the nearest analysed frame on: asked on every move (loader hints)
+            if self.above(self._by_index[i]):
                 return i
         return None
 
