@@ -29,6 +29,7 @@ import numpy as np
 
 from core.atomic import atomic_write_text
 from core.cache import default_root
+from core.video import display_rotation
 
 #: Longer side of a proxy frame, pixels.
 PROXY_SIDE = 640
@@ -95,9 +96,9 @@ def prune(root: str | os.PathLike | None = None, keep_bytes: int = KEEP_BYTES, s
 def keyframe_gaps(video_path: str | os.PathLike) -> tuple[int, int]:
     """(frames, longest run of frames from one keyframe to the next), from `core.media`'s packet-level scan (no
     decoding; ~0.3 s for 10 minutes of 1080p). A seek decodes up to that many frames."""
-    from core.media import scan_media
+    from core.media import cached_scan, scan_media
 
-    scan = scan_media(video_path, decode_keyframes=False)
+    scan = cached_scan(video_path) or scan_media(video_path, decode_keyframes=False)   # probe_video's, when it ran
     n = len(scan.pts_s)
     bounds = sorted(set(scan.keyframes) | {0, n})
     return n, max((b - a for a, b in zip(bounds, bounds[1:])), default=0)
@@ -144,15 +145,6 @@ def status(folder: Path) -> ProxyStatus:
     return ProxyStatus(k * CHUNK, -1)
 
 
-def _source_rotation(path: str) -> int:
-    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-    try:
-        r = cap.get(cv2.CAP_PROP_ORIENTATION_META) if hasattr(cv2, "CAP_PROP_ORIENTATION_META") else 0.0
-    finally:
-        cap.release()
-    return int(round(r)) % 360 if np.isfinite(r) else 0
-
-
 def build(video_path: str | os.PathLike, folder: Path, cancel: Callable[[], bool] = lambda: False,
           progress: Callable[[int], None] | None = None, side: int = PROXY_SIDE) -> ProxyStatus:
     """Build (or finish) the proxy of `video_path` in `folder`; returns its status. Chunks already there are kept
@@ -165,7 +157,7 @@ def build(video_path: str | os.PathLike, folder: Path, cancel: Callable[[], bool
     have = status(folder)
     if have.complete:
         return have
-    rotation = _source_rotation(src)
+    rotation = display_rotation(src)
     with av.open(src) as c:
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
@@ -226,7 +218,7 @@ class ProxyReader:
     def __init__(self, folder: Path, rotation: int | None = None, video_path: str | None = None):
         self.folder = Path(folder)
         if rotation is None:
-            rotation = _source_rotation(video_path) if video_path else 0
+            rotation = display_rotation(video_path) if video_path else 0
         self.rotation = int(rotation) % 360
         self._chunk = -1
         self._container = None

@@ -27,7 +27,7 @@ from core.evidence import CONTAINER_BY_EXTENSION, VideoInfo
 from core.hashing import sha256_file
 from core.media import AVFrames, MediaScan, cached_scan, keyframe_index, remember, scan_media
 
-__all__ = ["Frame", "VideoReader", "frame_count", "keyframe_index", "probe_video", "quick_probe"]
+__all__ = ["Frame", "VideoReader", "display_rotation", "frame_count", "keyframe_index", "probe_video", "quick_probe"]
 
 #: Forward gaps up to this many frames are decoded through with grab(); larger gaps seek.
 DEFAULT_SEEK_GAP = 120
@@ -186,6 +186,21 @@ def _fourcc(cap: cv2.VideoCapture) -> str:
     return s.strip("\x00 ").strip() if s.isprintable() else f"0x{v:08x}"
 
 
+def _rotation(cap: cv2.VideoCapture) -> int:
+    """The container's display rotation in degrees (0, 90, 180, 270), as OpenCV reads and applies it."""
+    r = cap.get(cv2.CAP_PROP_ORIENTATION_META) if hasattr(cv2, "CAP_PROP_ORIENTATION_META") else 0.0
+    return int(round(r)) % 360 if math.isfinite(r) else 0
+
+
+def display_rotation(path: str | os.PathLike) -> int:
+    """`VideoInfo.rotation` without probing the whole file: the display rotation OpenCV applies to its frames."""
+    cap = _open_capture(os.fspath(path))
+    try:
+        return _rotation(cap)
+    finally:
+        cap.release()
+
+
 def _check_path(path: str) -> None:
     if not os.path.exists(path):
         raise VideoError(path, "file not found")
@@ -285,11 +300,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         height, width = _first_frame(path, cap).shape[:2]
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         codec = _fourcc(cap)
-        rotation = 0
-        if hasattr(cv2, "CAP_PROP_ORIENTATION_META"):
-            r = cap.get(cv2.CAP_PROP_ORIENTATION_META)
-            if math.isfinite(r):
-                rotation = int(round(r)) % 360
+        rotation = _rotation(cap)
         reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         backend = cap.getBackendName()
         count, how = _verified_frame_count(path, cap, reported)

@@ -126,3 +126,19 @@ def test_prune_removes_the_least_recently_used_but_never_the_one_in_use(tmp_path
     assert removed == [folders[1], folders[2]]
     assert sorted(p.name for p in base.iterdir()) == ["p0", "p3"]
     assert proxy.prune(tmp_path / "nothing-here", keep_bytes=0) == []
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_previews_of_a_phone_clip_have_the_displayed_orientation(tmp_path, degrees):
+    import media_corpus
+
+    case = media_corpus.rotation(tmp_path, degrees)           # coded sideways, a display matrix turns it upright
+    folder = tmp_path / "proxy"
+    proxy.build(case.path, folder)
+    preview = proxy.ProxyReader(folder, video_path=str(case.path)).frame(3)
+    with VideoReader(case.path) as r:
+        exact = r.read_frame(3)
+    assert preview.shape == exact.shape
+    err = np.abs(preview.astype(int) - exact.astype(int)).mean()
+    upside_down = np.abs(cv2.rotate(preview, cv2.ROTATE_180).astype(int) - exact.astype(int)).mean()
+    assert err < 6.0 and upside_down > 3 * err
