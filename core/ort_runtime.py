@@ -3,8 +3,8 @@
 On this project's 2-core CPU (batch 16, 224x224): efficientnet-lite0 ~17-21 -> 10.5 ms a face, resnet34 41 -> 24 ms
 (`bench/analyze_bench.py --runtime`), outputs equal to torch's within 1e-6 in the logits. The export runs once per
 checkpoint (TorchScript-based `torch.onnx.export`, opset 17, dynamic batch) and is kept in the cache root under
-`onnx/<checkpoint SHA-256>-<torch version>.onnx` (written atomically); a model built in memory is exported each time.
-Every new session is checked against torch on a fixed input before use: a larger gap than `PARITY_TOL` raises.
+`onnx/<checkpoint SHA-256>-torch<version>-v<EXPORT_VERSION>.onnx` (written atomically); a model built in memory
+is exported each time. Every new session is checked against torch on a fixed input before use: a larger gap than `PARITY_TOL` raises.
 
 `OrtModel(model, threads)(x: (B, 3, H, W) float32 torch tensor) -> {"logits", "prob", "loc", "conf"}` as torch
 tensors, like `CADDM.forward`. The intra-op threads wait passively (no spinning), as torch's do after
@@ -26,7 +26,9 @@ from .model import CADDM
 #: The most the logits of a session may differ from torch's on the check input.
 PARITY_TOL = 1e-3
 OPSET = 17
-_OUTPUTS = ("logits", "loc", "conf")
+_OUTPUTS = ("logits", "prob", "loc", "conf")  # CADDM.forward's outputs, all computed inside the exported graph
+#: Part of an export's file name: bump when what is exported changes, so old cached exports are not read.
+EXPORT_VERSION = 2
 
 
 def available() -> str | None:
@@ -75,7 +77,8 @@ def _cached_export(model: CADDM, cache_root: Path | None) -> bytes:
     from .cache import default_root
 
     tag = torch.__version__.split("+")[0]
-    path = (Path(cache_root) if cache_root is not None else default_root()) / "onnx" / f"{sha}-torch{tag}.onnx"
+    name = f"{sha}-torch{tag}-v{EXPORT_VERSION}.onnx"
+    path = (Path(cache_root) if cache_root is not None else default_root()) / "onnx" / name
     if path.is_file():
         return path.read_bytes()
     data = export_onnx(model)
@@ -126,5 +129,4 @@ class OrtModel:
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-        logits, loc, conf = (torch.from_numpy(a) for a in self._session.run(list(_OUTPUTS), {"x": arr}))
-        return {"logits": logits, "prob": logits.softmax(dim=1)[:, 1], "loc": loc, "conf": conf}
+        return {k: torch.from_numpy(a) for k, a in zip(_OUTPUTS, self._session.run(list(_OUTPUTS), {"x": arr}))}
