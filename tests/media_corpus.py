@@ -111,13 +111,19 @@ def encode(path: Path, frames: list[np.ndarray], codec: str = "libx264", rate: i
            options: dict | None = None, pts: list[int] | None = None, time_base: Fraction | None = None,
            container_options: dict | None = None, display_rotation_ccw: int | None = None,
            fmt: str | None = None) -> list[float]:
-    """Encode BGR `frames` into `path` with PyAV; `pts` (in `time_base` units) for explicit, irregular
-    timestamps. Returns the presentation times written, in seconds."""
+    """Encode BGR `frames` (a list, or any iterable: frames made one at a time never sit in memory together) into
+    `path` with PyAV; `pts` (in `time_base` units) for explicit, irregular timestamps. Returns the presentation
+    times written, in seconds."""
+    import itertools
+
     import av
 
+    frames = iter(frames)
+    first = next(frames)
+    frames = itertools.chain([first], frames)
     out = av.open(str(path), "w", format=fmt, options=container_options or {})
     stream = out.add_stream(codec, rate=rate, options=options or {})
-    h, w = frames[0].shape[:2]
+    h, w = first.shape[:2]
     stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
     tb = time_base or Fraction(1, rate)
     stream.codec_context.time_base = tb
@@ -420,3 +426,21 @@ def build(name: str, folder: Path) -> Case:
     sub = Path(folder) / name
     sub.mkdir(parents=True, exist_ok=True)
     return hour_stream(sub) if name == "hour_stream" else CASES[name](sub)
+
+
+def numbered_frame(i: int, w: int = 320, h: int = 180) -> np.ndarray:
+    """(h, w, 3) uint8 BGR that differs from its neighbours: a bar at x = 7 i (mod w) and the number i."""
+    import cv2
+
+    img = np.full((h, w, 3), 40, np.uint8)
+    x = (i * 7) % w
+    img[:, max(0, x - 12):x + 12] = (200, 120, 60)
+    cv2.putText(img, str(i), (10, h - 20), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255, 255, 255), 4)
+    return img
+
+
+def long_gop_clip(path, frames: int, gop: int, w: int = 320, h: int = 180) -> str:
+    """`frames` numbered frames at 30 fps with a keyframe every `gop` frames (libx264), for seek tests; the path."""
+    encode(Path(path), (numbered_frame(i, w, h) for i in range(frames)), rate=30,
+           options={"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"})
+    return str(path)

@@ -70,9 +70,9 @@ def test_loader_reports_unreadable_frame(qtbot, long_clip):
 def test_loader_shows_a_preview_before_the_exact_frame_on_long_gops(qtbot, tmp_path):
     pytest.importorskip("av")
     from caddm_gui.workers import FrameLoader
-    from long_gop import make_long_gop_clip
+    from media_corpus import long_gop_clip
 
-    clip = make_long_gop_clip(tmp_path / "gop.mp4", 650, 300, w=640, h=360)
+    clip = long_gop_clip(tmp_path / "gop.mp4", 650, 300, w=640, h=360)
     loader = FrameLoader(proxy_root=tmp_path / "cache", proxy_min_gop=60, proxy_min_frames=600)
     events = []
     loader.frameReady.connect(lambda i, img: events.append(("exact", i, img)))

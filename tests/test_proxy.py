@@ -13,13 +13,13 @@ pytest.importorskip("av")
 
 from core import proxy  # noqa: E402
 from core.video import VideoReader  # noqa: E402
-from long_gop import make_long_gop_clip  # noqa: E402
+from media_corpus import long_gop_clip  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def long_gop(tmp_path_factory):
     """650 frames (two proxy chunks), a keyframe every 300."""
-    return make_long_gop_clip(tmp_path_factory.mktemp("proxy") / "long_gop.mp4", 650, 300)
+    return long_gop_clip(tmp_path_factory.mktemp("proxy") / "long_gop.mp4", 650, 300)
 
 
 def test_keyframe_gaps_and_worth_building(long_gop, tmp_path):
@@ -27,7 +27,7 @@ def test_keyframe_gaps_and_worth_building(long_gop, tmp_path):
     assert proxy.worth_building(long_gop, min_gop=60, min_frames=600)
     assert not proxy.worth_building(long_gop, min_gop=301, min_frames=600)
     assert not proxy.worth_building(long_gop, min_gop=60, min_frames=651)
-    short = make_long_gop_clip(tmp_path / "short_gop.mp4", 700, 12)
+    short = long_gop_clip(tmp_path / "short_gop.mp4", 700, 12)
     assert proxy.keyframe_gaps(short) == (700, 12)
     assert not proxy.worth_building(short)
     not_video = tmp_path / "x.mp4"
