@@ -2,8 +2,9 @@
 pixels, tracks, video verdict).
 
 Two stages overlap: a producer thread decodes the selected frames and prepares faces (detect / follow, landmarks,
-align: `core.faces.pipeline`), while the calling thread scores the crops in batches (`core.inference.Predictor`) and
-maps artifact boxes back into the frame. Frames stream through a bounded queue: memory stays flat on long videos.
+align: `core.faces.pipeline`), while the calling thread sends the crops to the model in batches
+(`core.inference.Predictor`, up to `predictor.lanes` batches running at once) and, in frame order, maps artifact boxes
+back into the frame. Frames stream through a bounded queue: memory stays flat on long videos.
 
 Progress and cancellation: `progress(done, total, frame_result)` is called for every finished frame (in order);
 `cancel()` (any callable returning bool, e.g. `threading.Event().is_set`) is polled between frames. A cancelled run
@@ -14,6 +15,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable
 
@@ -161,20 +164,19 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
 
     frames: list[FrameResult] = []
     pending: list[_Prepared] = []
-    t_model = t_boxes = 0.0
+    inflight: deque[tuple[list[_Prepared], Future | None]] = deque()  # in frame order
+    model_seconds: list[float] = []  # appended from the lanes' threads
+    t_boxes = 0.0
     cancelled = False
 
-    def flush():
-        nonlocal t_model, t_boxes
-        faces = [f for p in pending for f in p.faces]
-        preds = []
-        if faces:
-            t0 = time.perf_counter()
-            preds = predictor.predict(np.stack([f.crop for f in faces]), options.boxes)  # the recorded settings
-            t_model += time.perf_counter() - t0
+    def finish_oldest():
+        """Wait for the oldest batch in flight and turn its frames into results, in frame order."""
+        nonlocal t_boxes
+        batch, future = inflight.popleft()
+        preds = future.result() if future is not None else []
         t0 = time.perf_counter()
         k = 0
-        for p in pending:
+        for p in batch:
             face_results = [_face_result(f, preds[k + i], options.landmarks) for i, f in enumerate(p.faces)]
             k += len(p.faces)
             score = max((f.score for f in face_results), default=None)
@@ -183,7 +185,25 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
             if progress is not None:
                 progress(len(frames), len(indices), fr)
         t_boxes += time.perf_counter() - t0
+
+    def running() -> int:
+        return sum(f is not None and not f.done() for _, f in inflight)
+
+    def flush():
+        """Send the pending frames' faces to the model once a lane is free (never more batches running than
+        lanes, so a batch starts when it is sent); hand on every finished batch at the front, in frame order."""
+        while inflight and running() >= predictor.lanes:
+            finish_oldest()
+        faces = [f for p in pending for f in p.faces]
+        future = None
+        if faces:
+            t0 = time.perf_counter()
+            future = predictor.submit(np.stack([f.crop for f in faces]), options.boxes)  # the recorded settings
+            future.add_done_callback(lambda _, t0=t0: model_seconds.append(time.perf_counter() - t0))  # summed
+        inflight.append((list(pending), future))
         pending.clear()
+        while inflight and (inflight[0][1] is None or inflight[0][1].done()):
+            finish_oldest()
 
     try:
         while True:
@@ -201,6 +221,8 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
                 flush()
         if not cancelled:
             flush()
+        while inflight:                                   # batches already scored or running: keep them
+            finish_oldest()
     finally:
         stop.set()
         while worker.is_alive():  # drain so the producer never blocks on a full queue
@@ -209,13 +231,20 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
             except queue.Empty:
                 pass
         worker.join()
+        for _, future in inflight:                     # left by an error: let the lanes finish before returning
+            if future is not None:
+                future.cancel()
+                try:
+                    future.result()
+                except BaseException:  # noqa: BLE001 - the first error is the one raised
+                    pass
         torch.set_num_threads(threads_before)
     if errors:
         raise errors[0]
 
     timings.update({k: round(v, 4) for k, v in pipeline.times.to_dict().items()
                     if k not in ("detections", "cnn_runs")})  # counts, not seconds
-    timings.update({"model": round(t_model, 4), "boxes": round(t_boxes, 4),
+    timings.update({"model": round(sum(model_seconds), 4), "boxes": round(t_boxes, 4),
                     "total": round(time.perf_counter() - t_start, 4)})
     complete = not cancelled and len(frames) == len(indices)
     return AnalysisResult(

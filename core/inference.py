@@ -4,7 +4,9 @@ The analysis engine and the evaluation command both call `Predictor.predict`, so
 """
 from __future__ import annotations
 
+import threading
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +31,11 @@ class Predictor:
     (RUNTIME_CHOICES); `self.runtime` names the one that runs ("torch 2.14.1", "onnxruntime 1.32.0").
 
     crops: BGR uint8 (B, 224, 224, 3). `channels_last` memory format speeds convolutions on CPU and GPU.
+
+    Lanes: with ONNX Runtime, each batch runs single-threaded and `lanes` (= torch's thread count, which the analysis
+    sets per run) batches run at once on a pool of threads; `predict` spreads its batches over them and `submit`
+    lets a caller keep up to `lanes` batches in flight while it prepares the next (core.ort_runtime says why).
+    With torch (GPU, or `runtime="torch"`) there is one lane and batches run in the caller's thread.
     """
 
     def __init__(self, model: CADDM, device="auto", batch_size: int = 16, boxes: BoxSettings = BoxSettings(),
@@ -43,6 +50,9 @@ class Predictor:
         self.batch_size = max(1, int(batch_size))
         self.boxes = boxes
         self._ort = self._onnx_runtime(runtime)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lanes = 0
+        self._pool_lock = threading.Lock()
         self.runtime = ort_runtime.version() if self._ort is not None else f"torch {torch.__version__.split('+')[0]}"
 
     def _onnx_runtime(self, runtime: str):
@@ -53,7 +63,7 @@ class Predictor:
         why = ort_runtime.available() if self.device.type == "cpu" else f"it runs on the CPU here, not {self.device}"
         if why is None:
             try:
-                return ort_runtime.OrtModel(self.model, torch.get_num_threads())
+                return ort_runtime.OrtModel(self.model)
             except Exception as e:  # noqa: BLE001 - an export or session failure: torch runs it
                 why = f"{type(e).__name__}: {e}"
         if runtime == "onnxruntime":
@@ -65,22 +75,67 @@ class Predictor:
         """Model outputs for one batch (B <= any size): logits, prob, loc, conf (on the model's device)."""
         x = to_model_input(crops_bgr, self.model.convention, self.device)
         if self._ort is not None:
-            self._ort.set_threads(torch.get_num_threads())      # the analysis sets the thread count per run
             return self._ort(x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             return self.model(x)
 
-    def predict(self, crops_bgr: np.ndarray, boxes: BoxSettings | None = None) -> list[FacePrediction]:
-        """Score (B, 224, 224, 3) BGR uint8 crops in batches of `batch_size`; artifact boxes per `boxes` (default:
-        the predictor's own settings)."""
+    @property
+    def lanes(self) -> int:
+        """How many batches run at once: torch's thread count with ONNX Runtime (one single-threaded batch per
+        thread), else 1."""
+        return max(1, torch.get_num_threads()) if self._ort is not None else 1
+
+    def _lane_pool(self) -> ThreadPoolExecutor | None:
+        lanes = self.lanes
+        if lanes == 1:
+            return None
+        with self._pool_lock:
+            if self._pool_lanes != lanes:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._pool = ThreadPoolExecutor(lanes, thread_name_prefix="caddm-model")
+                self._pool_lanes = lanes
+            return self._pool
+
+    def _score(self, crops_bgr: np.ndarray, settings: BoxSettings) -> list[FacePrediction]:
+        """One batch (B <= batch_size), in the calling thread."""
+        out = self.raw(crops_bgr)
+        boxes = artifact_boxes(out["loc"], out["conf"], settings)
+        logits = out["logits"].float().cpu().numpy()
+        probs = out["prob"].float().cpu().numpy()
+        return [FacePrediction(float(p), (float(l[0]), float(l[1])), b) for p, l, b in zip(probs, logits, boxes)]
+
+    def submit(self, crops_bgr: np.ndarray, boxes: BoxSettings | None = None) -> Future:
+        """`predict(crops_bgr, boxes)` as a Future: on a lane when there are several (the caller keeps at most
+        `lanes` in flight to use them all without queueing), else done in the calling thread before returning."""
         settings = self.boxes if boxes is None else boxes
+        pool = self._lane_pool()
+        if pool is not None:
+            return pool.submit(self._predict_serial, crops_bgr, settings)
+        done: Future = Future()
+        try:
+            done.set_result(self._predict_serial(crops_bgr, settings))
+        except BaseException as e:  # noqa: BLE001 - delivered by result(), as the pool would
+            done.set_exception(e)
+        return done
+
+    def _predict_serial(self, crops_bgr: np.ndarray, settings: BoxSettings) -> list[FacePrediction]:
         results: list[FacePrediction] = []
         for start in range(0, len(crops_bgr), self.batch_size):
-            out = self.raw(crops_bgr[start : start + self.batch_size])
-            boxes = artifact_boxes(out["loc"], out["conf"], settings)
-            logits = out["logits"].float().cpu().numpy()
-            probs = out["prob"].float().cpu().numpy()
-            results += [FacePrediction(float(p), (float(l[0]), float(l[1])), b) for p, l, b in zip(probs, logits, boxes)]
+            results += self._score(crops_bgr[start : start + self.batch_size], settings)
         return results
+
+    def predict(self, crops_bgr: np.ndarray, boxes: BoxSettings | None = None) -> list[FacePrediction]:
+        """Score (B, 224, 224, 3) BGR uint8 crops in batches of at most `batch_size`, spread over the lanes (fewer
+        crops than lanes x batch_size are split evenly so every lane works); artifact boxes per `boxes` (default:
+        the predictor's own settings). The order of the results is the order of the crops."""
+        settings = self.boxes if boxes is None else boxes
+        pool = self._lane_pool()
+        n = len(crops_bgr)
+        if pool is None or n < 2:
+            return self._predict_serial(crops_bgr, settings)
+        size = min(self.batch_size, -(-n // self.lanes))
+        parts = [pool.submit(self._score, crops_bgr[s : s + size], settings) for s in range(0, n, size)]
+        return [p for part in parts for p in part.result()]

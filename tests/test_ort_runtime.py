@@ -90,3 +90,56 @@ def test_the_runtime_is_recorded_and_changes_no_score(face_clip, tiny_model_path
     assert rows["Device"] == f"cpu ({runs['onnxruntime'].settings.runtime})"
     assert dict(build_content(AnalysisResult.from_dict(old)).settings_rows)["Device"] == "cpu"
     assert replace(runs["torch"].settings, runtime="x").result_affecting() == runs["torch"].settings.result_affecting()
+
+
+def test_lanes_score_every_crop_in_order_as_one_lane(tiny_model_path, crops):
+    """With ONNX Runtime, batches run single-threaded on `lanes` threads at once (torch's thread count): predict
+    and submit give the same scores, in the crops' order, as one lane does; torch keeps one lane."""
+    import torch
+
+    before = torch.get_num_threads()
+    p = Predictor(load_model(tiny_model_path), device="cpu", batch_size=3, runtime="onnxruntime")
+    try:
+        torch.set_num_threads(1)
+        assert p.lanes == 1
+        one = [x.prob for x in p.predict(crops)]
+        torch.set_num_threads(3)
+        assert p.lanes == 3
+        assert [x.prob for x in p.predict(crops)] == pytest.approx(one, abs=1e-6)     # 4 batches over 3 lanes
+        assert [x.prob for x in p.predict(crops[:4])] == pytest.approx(one[:4], abs=1e-6)  # split 2+2 over lanes
+        futures = [p.submit(crops[i : i + 2]) for i in range(0, len(crops), 2)]
+        assert [x.prob for f in futures for x in f.result()] == pytest.approx(one, abs=1e-6)
+        assert Predictor(load_model(tiny_model_path), device="cpu", runtime="torch").lanes == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_analysis_over_lanes_equals_one_lane_and_a_lane_error_is_raised(face_clip, tiny_model_path, monkeypatch):
+    from core.analysis import AnalysisOptions, analyze_video
+    from core.frames import FrameSelection
+
+    predictor = Predictor(load_model(tiny_model_path), device="cpu", batch_size=2, runtime="onnxruntime")
+    runs = {}
+    for threads in (1, 2):
+        seen = []
+        options = AnalysisOptions(frames=FrameSelection("count", 7), identity=False, batch_size=2,
+                                  torch_threads=threads)
+        runs[threads] = analyze_video(face_clip, predictor, options, progress=lambda d, n, fr: seen.append(fr.index))
+        assert seen == [f.index for f in runs[threads].frames] == sorted(seen)   # progress in frame order
+        assert runs[threads].complete and runs[threads].timings["model"] > 0
+    assert [f.score for f in runs[2].frames] == pytest.approx([f.score for f in runs[1].frames], abs=1e-6)
+    assert [f.index for f in runs[2].frames] == [f.index for f in runs[1].frames]
+
+    calls = []
+    real = Predictor._score
+
+    def failing(self, crops, settings):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("lane failure")
+        return real(self, crops, settings)
+
+    monkeypatch.setattr(Predictor, "_score", failing)
+    with pytest.raises(RuntimeError, match="lane failure"):
+        analyze_video(face_clip, predictor, AnalysisOptions(frames=FrameSelection("count", 7), identity=False,
+                                                            batch_size=2, torch_threads=2))
