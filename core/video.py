@@ -368,13 +368,14 @@ class VideoReader:
 
     When `probe_video` found that the resolution changes mid-stream, OpenCV would rescale every frame to the first
     size; the reader then decodes with PyAV (`core.media.AVFrames`), each frame at its own size (`self.backend`
-    says which).
+    says which). A reader opened before the probe (the app shows a frame while it probes) takes the probe's scan
+    up when its next `frames()` or `read_frame()` call starts, and switches then.
     """
 
     def __init__(self, path: str | os.PathLike, seek_gap: int = DEFAULT_SEEK_GAP):
         self.path = os.fspath(path)
         self.seek_gap = int(seek_gap)
-        self._scan = cached_scan(self.path)
+        self._scan: MediaScan | None = None  # probe_video's scan, taken up by _adopt_scan
         self._cap = _open_capture(self.path)
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if math.isfinite(fps) and fps > 0 else 0.0
@@ -383,10 +384,19 @@ class VideoReader:
         self._closed = False
         self.backend = "opencv"
         self._av_iter = None  # PyAV mode: the running decode, its next index in self._next
-        if self._scan is not None and self._scan.resolution_changes:
+        self._adopt_scan()
+
+    def _adopt_scan(self) -> None:
+        """Take up probe_video's scan of this file once there is one; with a resolution change, decode with PyAV
+        from now on (OpenCV would rescale frames to the first size)."""
+        if self._scan is None and not self._closed:
+            self._scan = cached_scan(self.path)
+        if self._scan is not None and self._scan.resolution_changes and self.backend == "opencv":
             self.backend = "pyav"
-            self._cap.release()
+            if self._cap is not None:
+                self._cap.release()
             self._cap = None
+            self._next, self._last_time = 0, -math.inf
 
     # context manager -------------------------------------------------------------------------------------
     def __enter__(self) -> "VideoReader":
@@ -488,6 +498,7 @@ class VideoReader:
     def frames(self, indices: Iterable[int] | None = None) -> Iterator[Frame]:
         """Yield frames in increasing index order: all of them (indices=None, until the stream ends) or the
         given indices (sorted and de-duplicated; a VideoError if one lies past the end)."""
+        self._adopt_scan()
         if self.backend == "pyav":
             yield from self._av_frames(indices)
             return
@@ -518,6 +529,7 @@ class VideoReader:
         index = int(index)
         if index < 0:
             raise ValueError(f"frame index must be >= 0, not {index}")
+        self._adopt_scan()
         if self.backend == "pyav":
             return self._av_next(index).image
         self._advance_to(index)

@@ -144,6 +144,20 @@ def test_resolution_change_gives_each_frame_its_own_size(corpus):
             list(r.frames([25]))
 
 
+def test_a_reader_opened_before_the_probe_switches_once_the_probe_ran(corpus, monkeypatch):
+    """The app opens its frame reader while it probes: frames read after the probe are at their own size."""
+    from core import media
+
+    case = corpus("size_change")
+    monkeypatch.setattr(media, "_CACHE", type(media._CACHE)())            # nothing probed in this process yet
+    with VideoReader(case.path) as r:
+        assert r.backend == "opencv"
+        assert r.read_frame(1).shape == (240, 320, 3)
+        probe_video(case.path)
+        assert r.read_frame(12).shape == (360, 480, 3) and r.backend == "pyav"
+        assert [f.image.shape[:2][::-1] for f in r.frames([3, 15])] == [(320, 240), (480, 360)]
+
+
 @pytest.mark.parametrize("container", ["mp4", "mkv", "ts"])
 def test_truncated_mid_gop_reads_what_decodes_and_says_truncated(corpus, container):
     case = corpus(f"truncated_{container}")
