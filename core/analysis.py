@@ -41,9 +41,9 @@ from .video import VideoReader, probe_video
 ProgressFn = Callable[[int, int, "FrameResult | None"], None]
 CancelFn = Callable[[], bool]
 
-#: Identity descriptors: a track's first analysed frame and then every 3rd. dlib's descriptor costs about 3x the
-#: model's time per face on a 2-core CPU: describing every analysed frame cut all-frames throughput on a 720p
-#: clip to 0.36x, every 3rd kept it at 0.62-0.78x (docs/IDENTITY.md).
+#: Identity descriptors: a track's first analysed frame and then every 3rd. Chosen when dlib computed them at about 3x
+#: the model's time per face; run by ONNX Runtime they cost next to nothing (all frames of a 720p clip: 1.02x of
+#: identity off), and every 3rd keeps result files a third the size (docs/IDENTITY.md).
 IDENTITY_EVERY = 3
 
 
@@ -247,11 +247,14 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
     timings.update({"model": round(sum(model_seconds), 4), "boxes": round(t_boxes, 4),
                     "total": round(time.perf_counter() - t_start, 4)})
     complete = not cancelled and len(frames) == len(indices)
+    runtime = predictor.runtime
+    if pipeline.identity_every and pipeline.descriptor_runtime:
+        runtime += f"; face descriptors: {pipeline.descriptor_runtime}"
     return AnalysisResult(
         schema=SCHEMA, software={"name": "caddm-inspector", "version": __version__},
         created_utc=utc_now(),
         video=info, model=model_info(predictor.model),
-        settings=options.settings(str(predictor.device), predictor.runtime),
+        settings=options.settings(str(predictor.device), runtime),
         frames=frames, tracks=track_summaries(frames, options.threshold),
         summary=summarize(frames, options.threshold), timings=timings, complete=complete, case=None,
         review=Review())

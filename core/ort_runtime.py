@@ -74,42 +74,59 @@ def export_onnx(model: CADDM) -> bytes:
     return buf.getvalue()
 
 
+def cached_onnx(name: str, make, cache_root: Path | None = None) -> bytes:
+    """The ONNX bytes kept under `name` in the cache root's `onnx/` folder, else `make()` (written there atomically;
+    a read-only cache only means exporting again next time). `name` must say everything the export depends on."""
+    from .cache import default_root
+
+    path = (Path(cache_root) if cache_root is not None else default_root()) / "onnx" / name
+    if path.is_file():
+        return path.read_bytes()
+    data = make()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+    except OSError:
+        pass
+    return data
+
+
+def torch_tag() -> str:
+    """torch's version without its build suffix: part of every cached export's name."""
+    return torch.__version__.split("+")[0]
+
+
+def single_thread_session(data: bytes, prepack: bool = True):
+    """An ONNX Runtime CPU session that runs each call on the calling thread alone (no spinning, no memory arena:
+    see the module docstring); calls from several threads may run at once. `prepack=False` keeps the weights as
+    they are instead of a re-laid-out copy (less memory; for a model run one small input at a time)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.enable_cpu_mem_arena = False
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not prepack:
+        so.add_session_config_entry("session.disable_prepacking", "1")
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+
+
 def _cached_export(model: CADDM, cache_root: Path | None) -> bytes:
     info = getattr(model, "info", None)
     sha = getattr(info, "sha256", "") if info is not None else ""
     if not sha:
         return export_onnx(model)
-    from .cache import default_root
-
-    tag = torch.__version__.split("+")[0]
-    name = f"{sha}-torch{tag}-v{EXPORT_VERSION}.onnx"
-    path = (Path(cache_root) if cache_root is not None else default_root()) / "onnx" / name
-    if path.is_file():
-        return path.read_bytes()
-    data = export_onnx(model)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, data)
-    except OSError:
-        pass                                     # a read-only cache: export again next time
-    return data
+    return cached_onnx(f"{sha}-torch{torch_tag()}-v{EXPORT_VERSION}.onnx", lambda: export_onnx(model), cache_root)
 
 
 class OrtModel:
     """See the module docstring: thread-safe, single-threaded per call."""
 
     def __init__(self, model: CADDM, cache_root: str | os.PathLike | None = None):
-        import onnxruntime as ort
-
         model = model.to("cpu").eval()
-        data = _cached_export(model, None if cache_root is None else Path(cache_root))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 1
-        so.inter_op_num_threads = 1
-        so.enable_cpu_mem_arena = False
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+        self._session = single_thread_session(_cached_export(model, None if cache_root is None else Path(cache_root)))
         self._check(model)
 
     def _check(self, model: CADDM) -> None:

@@ -175,7 +175,9 @@ def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, dim_f
     reference = analyze_video(face_clip, predictor, base)
     ref_content = _content(reference)
     assert reference.settings.device == str(predictor.device) and reference.settings.batch_size == base.batch_size
-    assert reference.settings.runtime == predictor.runtime
+    from core.faces.identity import FaceEmbedder
+
+    assert reference.settings.runtime == f"{predictor.runtime}; face descriptors: {FaceEmbedder().runtime}"
     small = replace(base, detector=replace(det, max_side=140))  # retry_upsample: compared where it matters
     variants["detector.retry_upsample"] = (small, replace(small, detector=replace(small.detector,
                                                                                   retry_upsample=False)))

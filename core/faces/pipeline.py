@@ -197,6 +197,12 @@ class FacePipeline:
         self._since_described[track] = 0
         return self._embedder.describe(image, landmarks)
 
+    @property
+    def descriptor_runtime(self) -> str | None:
+        """What computed this pipeline's identity descriptors ("onnxruntime 1.32.0", "dlib 20.0.1"); None before
+        the first one."""
+        return self._embedder.runtime if self._embedder is not None else None
+
     def process(self, index: int, image: np.ndarray) -> list[PreparedFace]:
         t0 = time.perf_counter()
         detected = self._due(index)
