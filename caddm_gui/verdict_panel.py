@@ -43,7 +43,7 @@ class VerdictPanel(QGroupBox):
         for name in ("Video score", "Highest frame", "Above threshold", "Threshold", "Frames", "Model", "Device"):
             lab = QLabel("-")
             lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            lab.setWordWrap(name == "Model")
+            lab.setWordWrap(name in ("Model", "Device"))     # long names and "...; face descriptors: ..."
             self.values[name] = lab
             form.addRow(name, lab)
         box = QVBoxLayout(self)
