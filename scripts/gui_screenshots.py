@@ -119,7 +119,12 @@ def main() -> int:
         cmds.shutdown()
         return 0
 
-    cmds.open_video(args.video)
+    problems = []
+    state.message.connect(lambda level, text: problems.append(text) if level == "error" else None)
+    if not cmds.open_video(args.video):                 # instead of waiting for a probe that never starts
+        print("; ".join(problems) or f"cannot open {args.video}", file=sys.stderr)
+        cmds.shutdown()
+        return 1
     wait(cmds.infoReady)
     if args.preview is not None:
         preview_shot(args, out, state, cmds, win, settle, analyse_and_flag)
