@@ -4,7 +4,8 @@
                                             [--naive-frames 60] [--model PATH]
 
 Ours: `core.analysis.analyze_video` (decode + face preparation in a producer thread, detection on a downscaled copy
-every few frames with landmark following in between, batched model with channels_last).
+every few frames with landmark following in between, batched model: ONNX Runtime lanes on the CPU, one
+single-threaded batch per thread, or torch with channels_last). Its "model" stage seconds are summed over the lanes.
 Naive: per frame, full-resolution dlib HOG with upsample 1, landmarks, align, model at batch 1 (NCHW), one thread
 of work after another. Scores are compared on the frames both analysed (faces matched by IoU).
 Clips are read from ../shared/data/videos/real (research/unclear licences: read there, never copied).

@@ -5,7 +5,6 @@ The analysis engine and the evaluation command both call `Predictor.predict`, so
 from __future__ import annotations
 
 import threading
-import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -60,16 +59,9 @@ class Predictor:
         checks out; "onnxruntime": or a ValueError saying why not), else None."""
         if runtime == "torch" or (runtime == "auto" and self.device.type != "cpu"):
             return None
-        why = ort_runtime.available() if self.device.type == "cpu" else f"it runs on the CPU here, not {self.device}"
-        if why is None:
-            try:
-                return ort_runtime.OrtModel(self.model)
-            except Exception as e:  # noqa: BLE001 - an export or session failure: torch runs it
-                why = f"{type(e).__name__}: {e}"
-        if runtime == "onnxruntime":
-            raise ValueError(f"ONNX Runtime cannot run this model: {why}")
-        warnings.warn(f"ONNX Runtime not used ({why}); torch runs the model", RuntimeWarning, stacklevel=3)
-        return None
+        return ort_runtime.open_or_fallback(
+            lambda: ort_runtime.OrtModel(self.model), runtime == "onnxruntime", "run this model", "torch runs the model",
+            why=None if self.device.type == "cpu" else f"it runs on the CPU here, not {self.device}")
 
     def raw(self, crops_bgr: np.ndarray) -> dict[str, torch.Tensor]:
         """Model outputs for one batch (B <= any size): logits, prob, loc, conf (on the model's device)."""

@@ -46,6 +46,22 @@ def available() -> str | None:
     return None
 
 
+def open_or_fallback(make, explicit: bool, cannot: str, instead: str, why: str | None = None):
+    """`make()` (an ONNX Runtime model) when ONNX Runtime is installed, nothing else stands in the way (`why`) and
+    `make` succeeds; otherwise None with a RuntimeWarning ("ONNX Runtime not used (why); `instead`"), or, when it was
+    asked for `explicit`ly, ValueError("ONNX Runtime cannot `cannot`: why")."""
+    why = why or available()
+    if why is None:
+        try:
+            return make()
+        except Exception as e:  # noqa: BLE001 - an export, check or session failure: the fallback runs it
+            why = f"{type(e).__name__}: {e}"
+    if explicit:
+        raise ValueError(f"ONNX Runtime cannot {cannot}: {why}")
+    warnings.warn(f"ONNX Runtime not used ({why}); {instead}", RuntimeWarning, stacklevel=4)
+    return None
+
+
 def version() -> str:
     import onnxruntime
 
@@ -62,16 +78,21 @@ class _Outputs(torch.nn.Module):
         return tuple(out[k] for k in _OUTPUTS)
 
 
-def export_onnx(model: CADDM) -> bytes:
-    """The model (eval mode, on the CPU) as ONNX bytes with a dynamic batch axis."""
-    size = model.config.input_size
+def export_module(module: torch.nn.Module, example: torch.Tensor, outputs: list[str]) -> bytes:
+    """`module` (eval mode, on the CPU) as ONNX bytes: opset OPSET, one input "x" shaped like `example` with a
+    dynamic batch axis, the named outputs (batch-first too)."""
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # the TorchScript exporter's deprecation notice
-        torch.onnx.export(_Outputs(model).eval(), (torch.zeros(2, 3, size, size),), buf, dynamo=False,
-                          input_names=["x"], output_names=list(_OUTPUTS), opset_version=OPSET,
-                          dynamic_axes={"x": {0: "batch"}, **{k: {0: "batch"} for k in _OUTPUTS}})
+        torch.onnx.export(module.eval(), (example,), buf, dynamo=False, input_names=["x"], output_names=outputs,
+                          opset_version=OPSET, dynamic_axes={"x": {0: "batch"}, **{k: {0: "batch"} for k in outputs}})
     return buf.getvalue()
+
+
+def export_onnx(model: CADDM) -> bytes:
+    """The CADDM model (eval mode, on the CPU) as ONNX bytes with a dynamic batch axis."""
+    size = model.config.input_size
+    return export_module(_Outputs(model), torch.zeros(2, 3, size, size), list(_OUTPUTS))
 
 
 def cached_onnx(name: str, make, cache_root: Path | None = None) -> bytes:

@@ -22,10 +22,7 @@ first: each layer's details, then its state (three booleans, three empty tensors
 """
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -232,15 +229,13 @@ class DescriptorNet(torch.nn.Module):
         self.layers = weights.layers
         self.plan = plan
         self.register_buffer("mean", torch.tensor(weights.mean_rgb, dtype=torch.float32).view(1, 3, 1, 1))
-        self._tensors = torch.nn.ParameterList()
-        self._t = {}
         for k, layer in enumerate(weights.layers):
             for name, a in layer.arrays.items():
-                self._t[(k, name)] = len(self._tensors)
-                self._tensors.append(torch.nn.Parameter(torch.from_numpy(np.array(a)), requires_grad=False))
+                self.register_buffer(f"layer{k}_{name}", torch.from_numpy(np.array(a)))
 
     def _p(self, k: int, name: str) -> torch.Tensor:
-        return self._tensors[self._t[(k, name)]]
+        """Layer k's array `name` (Layer.arrays)."""
+        return getattr(self, f"layer{k}_{name}")
 
     def _con(self, x, k):
         s = self.layers[k].ints
@@ -272,22 +267,9 @@ def to_input(chips_rgb: np.ndarray) -> np.ndarray:
 
 
 def _export(weights: DescriptorWeights) -> bytes:
-    net = DescriptorNet(weights).eval()
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")                       # the TorchScript exporter's deprecation notice
-        torch.onnx.export(net, (torch.zeros(1, 3, weights.size, weights.size),), buf, dynamo=False,
-                          input_names=["x"], output_names=["descriptor"], opset_version=17,
-                          dynamic_axes={"x": {0: "batch"}, "descriptor": {0: "batch"}})
-    return buf.getvalue()
+    from core.ort_runtime import export_module
 
-
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return export_module(DescriptorNet(weights), torch.zeros(1, 3, weights.size, weights.size), ["descriptor"])
 
 
 class OrtDescriptor:
@@ -295,10 +277,11 @@ class OrtDescriptor:
     the session is made (a gap larger than PARITY_TOL raises RuntimeError). Thread-safe; one thread per call."""
 
     def __init__(self, path: str | os.PathLike, reference, cache_root: str | os.PathLike | None = None):
+        from core.hashing import sha256_file_memo
         from core.ort_runtime import cached_onnx, single_thread_session, torch_tag
 
         path = os.fspath(path)
-        name = f"dlib-descriptor-{_file_sha256(path)}-torch{torch_tag()}-v{EXPORT_VERSION}.onnx"
+        name = f"dlib-descriptor-{sha256_file_memo(path)}-torch{torch_tag()}-v{EXPORT_VERSION}.onnx"
         # one chip at a time: weights not re-laid out (resident memory +50 instead of +88 MB, 4.9 vs 5.0 ms a chip)
         self._session = single_thread_session(cached_onnx(name, lambda: _export(read_weights(path)), cache_root),
                                               prepack=False)

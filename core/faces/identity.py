@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import os
-import warnings
 
 import numpy as np
 
@@ -91,22 +90,14 @@ class FaceEmbedder:
 
     def _onnx_runtime(self, path: str, runtime: str):
         from core import ort_runtime
+        from core.faces.descriptor_net import OrtDescriptor
 
-        why = ort_runtime.available()
-        if why is None:
-            try:
-                from core.faces.descriptor_net import OrtDescriptor
-
-                ort = OrtDescriptor(path, self._model.compute_face_descriptor)
-                self.runtime = ort_runtime.version()
-                return ort
-            except Exception as e:  # noqa: BLE001 - an unreadable network or a disagreeing export: dlib runs it
-                why = f"{type(e).__name__}: {e}"
-        if runtime == "onnxruntime":
-            raise ValueError(f"ONNX Runtime cannot compute face descriptors: {why}")
-        warnings.warn(f"ONNX Runtime not used for face descriptors ({why}); dlib computes them", RuntimeWarning,
-                      stacklevel=3)
-        return None
+        ort = ort_runtime.open_or_fallback(lambda: OrtDescriptor(path, self._model.compute_face_descriptor),
+                                           runtime == "onnxruntime", "compute face descriptors",
+                                           "dlib computes the face descriptors")
+        if ort is not None:
+            self.runtime = ort_runtime.version()
+        return ort
 
     @staticmethod
     def chip(image_bgr: np.ndarray, landmarks68) -> np.ndarray:
