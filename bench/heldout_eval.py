@@ -30,65 +30,17 @@ sys.path.insert(0, str(ROOT))
 from core.threads import configure_threads  # noqa: E402
 
 configure_threads()  # first: passive OpenMP waiting, before torch loads
-import numpy as np  # noqa: E402
-
 from core.checkpoints import load_model  # noqa: E402
 from core.inference import Predictor  # noqa: E402
 from core.train.dataset import load_index  # noqa: E402
-from core.train.evaluation import roc_auc, score_records, threshold_at_fpr, video_scores  # noqa: E402
+from core.train.heldout import evaluate_heldout  # noqa: E402
 
-FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
-
-
-def groups(videos: dict) -> dict[str, tuple[list[str], list[str]]]:
-    """{group name: (fake video keys, real video keys)} over the val split's videos {key: (label, dataset, method)}."""
-    def keys(pred):
-        return sorted(k for k, v in videos.items() if pred(k, *v))
-
-    c40_real = keys(lambda k, lab, ds, m: lab == 0 and (ds == "ffpp_c40" or ds == "dfd"))
-    c23_real = keys(lambda k, lab, ds, m: lab == 0 and (ds == "ffpp_c23" or ds == "dfd"))
-    actors = keys(lambda k, lab, ds, m: lab == 0 and ds == "dfd")
-    out = {f"FF++ c40 {m}": (keys(lambda k, lab, ds, m_, m=m: lab == 1 and ds == "ffpp_c40" and m_ == m), c40_real)
-           for m in FFPP_METHODS}
-    out["FF++ c23 FaceShifter"] = (keys(lambda k, lab, ds, m: lab == 1 and m == "FaceShifter"), c23_real)
-    out["DeepFakeDetection"] = (keys(lambda k, lab, ds, m: lab == 1 and m == "DeepFakeDetection"), actors)
-    out["Celeb-DF crops"] = (keys(lambda k, lab, ds, m: lab == 1 and ds == "celebdf"),
-                             keys(lambda k, lab, ds, m: lab == 0 and ds == "celebdf"))
-    out["DeeperForensics"] = (keys(lambda k, lab, ds, m: lab == 1 and ds == "dfo"),
-                              keys(lambda k, lab, ds, m: lab == 0 and ds == "dfo"))
-    out["all fakes vs all real videos"] = (keys(lambda k, lab, ds, m: lab == 1),
-                                           keys(lambda k, lab, ds, m: lab == 0 and ds != "photos"))
-    return out
-
-
-def evaluate_model(path: str, index, records, fpr: float, threshold: float | None, batch_size: int = 32) -> dict:
+def evaluate_model(path: str, index, fpr: float, threshold: float | None, batch_size: int = 32,
+                   split: str = "val") -> dict:
     model = load_model(path)
     pred = Predictor(model, device="auto", batch_size=batch_size)
-    probs = score_records(pred, index.root, records, batch_size)
-    vids, labels, scores, _ = video_scores(records, probs)
-    meta = {r.video: (r.label, r.dataset, r.method) for r in records}
-    score_of = dict(zip(vids, scores.tolist()))
-    real_videos = [v for v in vids if meta[v][0] == 0 and meta[v][1] != "photos"]
-    cal = threshold_at_fpr([score_of[v] for v in real_videos], fpr)
-    t = cal if threshold is None else threshold
-    out = {"model": model.info.name, "path": str(path), "sha256": model.info.sha256, "calibrated_threshold": cal,
-           "threshold_used": t, "groups": {}, "video_scores": score_of}
-    for name, (fakes, reals) in groups(meta).items():
-        if not fakes or not reals:
-            continue
-        y = [1] * len(fakes) + [0] * len(reals)
-        s = [score_of[v] for v in fakes] + [score_of[v] for v in reals]
-        out["groups"][name] = {"auc": roc_auc(y, s), "fakes": len(fakes), "reals": len(reals),
-                               "caught": float(np.mean([score_of[v] >= t for v in fakes]))}
-    others = [v for v in real_videos if meta[v][1] == "real"]
-    photo_frames = [p for r, p in zip(records, probs) if r.dataset == "photos" and r.label == 0]
-    out["false_positives"] = {
-        "real_videos": {"n": len(real_videos), "rate": float(np.mean([score_of[v] >= t for v in real_videos])),
-                        "over": sorted(v for v in real_videos if score_of[v] >= t)},
-        "non_ffpp_real_clips": {"n": len(others), "rate": float(np.mean([score_of[v] >= t for v in others]))},
-        "photos": {"n": len(photo_frames), "rate": float(np.mean(np.asarray(photo_frames) >= t))},
-        "real_videos_over_0.5": int(sum(score_of[v] >= 0.5 for v in real_videos))}
-    return out
+    out = evaluate_heldout(pred, index, split, fpr, threshold, batch_size)
+    return {"model": model.info.name, "path": str(path), "sha256": model.info.sha256, **out}
 
 
 def print_table(results: list[dict]) -> None:
@@ -113,6 +65,11 @@ def print_table(results: list[dict]) -> None:
             f"{r['false_positives'][key]['rate']:.1%}" for r in results) + " |")
     print("| real videos over 0.5 | " + " | ".join(
         str(r["false_positives"]["real_videos_over_0.5"]) for r in results) + " |")
+    print(f"| FF++ fake above its own original ({results[0]['pairs']['ffpp']['n']} VAL pairs) | " + " | ".join(
+        f"{r['pairs']['ffpp']['win_rate']:.0%}" for r in results) + " |")
+    if "sbi" in results[0]["pairs"]:
+        print(f"| self-blend above its own real face ({results[0]['pairs']['sbi']['n']} held-out faces) | " + " | ".join(
+            f"{r['pairs']['sbi']['win_rate']:.0%} (AUC {r['pairs']['sbi']['auc']:.3f})" for r in results) + " |")
 
 
 def main() -> None:
@@ -128,7 +85,7 @@ def main() -> None:
     records = index.split(args.split)
     results = []
     for m in args.models:
-        r = evaluate_model(m, index, records, args.fpr, args.threshold)
+        r = evaluate_model(m, index, args.fpr, args.threshold, split=args.split)
         results.append(r)
         if args.out:
             out = Path(args.out)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -98,3 +100,23 @@ def test_low_light_darkens_monotonically_and_keeps_shape():
     assert not np.array_equal(noisy, a) and abs(noisy.mean() - a.mean()) < 1.0
     with pytest.raises(ValueError):
         low_light(img, 1.5)
+
+
+def test_h264_round_trip_keeps_the_image_and_loses_detail_with_crf():
+    from core.train.augment import h264
+
+    img = cv2.imread(str(Path(__file__).parent / "data" / "astronaut_face.jpg"))[:101, :151]  # odd sides
+    fine, coarse = h264(img, 18), h264(img, 40)
+    assert fine.shape == coarse.shape == img.shape and fine.dtype == np.uint8
+    err = [np.abs(x.astype(int) - img).mean() for x in (fine, coarse)]
+    assert err[0] < 3.0 < err[1] < 20.0
+
+
+def test_low_light_and_h264_steps_are_off_by_default_and_seeded_when_on():
+    img = cv2.imread(str(Path(__file__).parent / "data" / "astronaut_face.jpg"))
+    on = AugmentConfig(p_low_light=1.0, p_h264=1.0)
+    a = augment(img, np.random.default_rng(4), on)
+    assert np.array_equal(a, augment(img, np.random.default_rng(4), on))
+    assert a.mean() < augment(img, np.random.default_rng(4), AugmentConfig(p_low_light=0.0, p_h264=1.0)).mean()
+    assert np.array_equal(augment(img, np.random.default_rng(4)),
+                          augment(img, np.random.default_rng(4), AugmentConfig(p_low_light=0.0, p_h264=0.0)))

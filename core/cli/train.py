@@ -6,6 +6,7 @@
     caddm-train prepare celebdf ROOT --out DIR        caddm-train prepare dfdc ROOT --out DIR
     caddm-train preview --index DIR --out grid.png [--n 16] [--split train] [--no-mfs] [--no-augment]
     caddm-train fit --config FILE [key=value ...] [--resume RUN_OR_STATE]
+    caddm-train campaign CONFIG --work DIR [--hours H]
     caddm-train eval --model CKPT --index DIR --out DIR [--split test] [--threshold 0.5]
     caddm-train probe-identity --model CKPT|imagenet:BACKBONE ... --index DIR [--out FILE.json]
 
@@ -88,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     fi.add_argument("--config", metavar="FILE", help="YAML settings")
     fi.add_argument("overrides", nargs="*", metavar="key=value")
     fi.add_argument("--resume", metavar="RUN_OR_STATE", help="continue a run (its folder or last.state.pt)")
+
+    ca = sub.add_parser("campaign", help="start or continue a training campaign for a wall-clock budget",
+                        description="Start or continue a training campaign (core.train.campaign): train for the "
+                        "budget, evaluate on the held-out set after each leg, append to WORK/curve.csv, keep the "
+                        "checkpoints that beat the baseline in WORK/candidates/.")
+    ca.add_argument("config", metavar="CONFIG", help="campaign YAML (a train: mapping and heldout_index)")
+    ca.add_argument("--work", required=True, metavar="DIR", help="the campaign's work folder (kept outside git)")
+    ca.add_argument("--hours", type=float, default=2.0, help="wall-clock budget of this call, in hours (2)")
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint on an index")
     ev.add_argument("--model", required=True, metavar="CKPT")
@@ -272,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
             return _preview(args)
         if args.command == "fit":
             return _fit(args, argv)
+        if args.command == "campaign":
+            from core.train.campaign import load_campaign_config, run_campaign
+            rows = run_campaign(load_campaign_config(args.config), args.work, args.hours,
+                                command="caddm-train " + " ".join(shlex.quote(a) for a in argv))
+            print(f"{args.work}: {len(rows)} evaluations in {Path(args.work) / 'curve.csv'}")
+            return 0
         if args.command == "probe-identity":
             return _probe(args)
         return _eval(args)

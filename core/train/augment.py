@@ -11,6 +11,10 @@ value x[0.5, 2] p 0.5) -> gamma 0.6..1.4 (always) -> linear motion blur, 1..10 p
 Gaussian blur 3x3, sigma 0/1/2 (p 0.3) -> Gaussian noise, sigma 15..21 or 0..4 (p 0.3) -> colour tone, blend
 of up to 0.3 towards a random colour (p 0.3) -> down-and-up resize by 1..2 with a random interpolation (p 0.25;
 the authors compute it and throw the result away: here it is applied; ``p_resize=0`` reproduces them).
+Beyond the authors' chain, off by default (``caddm-train fit`` turns them on with ``augment_low_light`` and
+``augment_h264``): low light (``low_light``, strength 0.2..0.7) and, last, as video reaches an analyst, an H.264
+encode and decode of the image as one intra frame (libx264 through PyAV, CRF 18..40: FF++ c23 is about CRF 23,
+c40 about 40).
 Arithmetic is in float32 with clipping to [0, 255] after each step (the authors' ``add_noise`` overflows uint8
 under NumPy 2).
 """
@@ -44,6 +48,10 @@ class AugmentConfig:
     tone_strength: float = 0.3
     p_resize: float = 0.25
     resize_ratio: tuple[float, float] = (1.0, 2.0)
+    p_low_light: float = 0.0
+    low_light_strength: tuple[float, float] = (0.2, 0.7)
+    p_h264: float = 0.0
+    h264_crf: tuple[int, int] = (18, 40)  # inclusive
 
 
 def _clip(img: np.ndarray) -> np.ndarray:
@@ -60,6 +68,31 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
+def h264(img: np.ndarray, crf: int) -> np.ndarray:
+    """One H.264 intra frame (libx264 through PyAV, yuv420p, ``crf``, preset ultrafast) encoded and decoded; uint8
+    BGR in and out, same shape (odd sides are padded by edge replication for the encoder and cut back)."""
+    import av
+
+    src = _u8(img)
+    h, w = src.shape[:2]
+    pad = np.pad(src, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    enc = av.CodecContext.create("libx264", "w")
+    enc.width, enc.height, enc.pix_fmt = pad.shape[1], pad.shape[0], "yuv420p"
+    enc.options = {"crf": str(int(crf)), "preset": "ultrafast", "tune": "zerolatency"}
+    enc.thread_count = 1
+    packets = list(enc.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(pad), format="bgr24")))
+    packets += list(enc.encode(None))
+    dec = av.CodecContext.create("h264", "r")
+    dec.thread_count = 1
+    out = None
+    for pkt in packets + [None]:
+        for frame in dec.decode(pkt):
+            out = frame.to_ndarray(format="bgr24")
+    if out is None:
+        raise RuntimeError("H.264 round trip produced no frame")
+    return np.ascontiguousarray(out[:h, :w])
 
 
 def gamma_correct(img: np.ndarray, gamma: float) -> np.ndarray:
@@ -153,5 +186,11 @@ def augment(image_bgr: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig 
         up = _INTERPOLATIONS[int(rng.integers(len(_INTERPOLATIONS)))]
         small = cv2.resize(img, (max(int(w / r), 1), max(int(h / r), 1)), interpolation=down)
         img = _clip(cv2.resize(small, (w, h), interpolation=up))
+
+    if cfg.p_low_light and rng.random() < cfg.p_low_light:
+        img = low_light(_u8(img), float(rng.uniform(*cfg.low_light_strength)), rng).astype(np.float32)
+
+    if cfg.p_h264 and rng.random() < cfg.p_h264:
+        img = h264(img, int(rng.integers(cfg.h264_crf[0], cfg.h264_crf[1] + 1))).astype(np.float32)
 
     return _u8(img)

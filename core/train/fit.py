@@ -41,6 +41,7 @@ from .dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
 from ..device import resolve_device
 from ..errors import CaddmError
 from .loss import caddm_loss
+from .pairs import flatten_pairs
 from ..model import CADDM, ModelConfig
 from ..preprocess import to_model_input
 
@@ -75,9 +76,13 @@ class TrainConfig:
     mfs: bool = True
     adm: bool = True  # off: detection loss weight 0 (classifier only)
     augment: bool = True
+    augment_low_light: float = 0.0  # probability of the low-light step (core.train.augment; 0: the authors' chain)
+    augment_h264: float = 0.0  # probability of the H.264 re-encode step
     jitter: bool | None = None  # random alignment; None: as `augment`
     self_blend: str = "auto"  # auto | on | off
     p_partial: float = 0.2  # MFS / self-blend partial-swap probability (the paper's 0.2); the global kinds share the rest
+    pairs: bool = False  # paired items (core.train.pairs): each real with its self-blend, each fake with its source
+    pair_kinds: list = field(default_factory=lambda: ["sbi", "ffpp"])  # with pairs: which pair kinds
     train_only: str = "all"  # all | adm_heads (only the ADM's box heads learn: P(fake) stays exactly as it was)
     # optimisation (the authors' values)
     batch_size: int = 128
@@ -133,6 +138,11 @@ def _coerce(name: str, value, source):
             return int(value)
         if isinstance(default, float):
             return float(value)
+        if name == "pair_kinds":
+            kinds = [str(k) for k in (value.split(",") if isinstance(value, str) else value)]
+            if not kinds or set(kinds) - {"sbi", "ffpp"}:
+                raise ValueError(kinds)
+            return kinds
         if name == "lr_schedule":
             pairs = [[int(a), float(b)] for a, b in value]
             if not pairs:
@@ -360,9 +370,23 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
                             jitter=cfg.augment if cfg.jitter is None else cfg.jitter, self_blend=cfg.self_blend)
     if cfg.train_only not in ("all", "adm_heads"):
         raise ConfigError(None, f"train_only must be all or adm_heads, not {cfg.train_only!r}")
-    if not 0.0 <= cfg.p_partial <= 1.0:
-        raise ConfigError(None, f"p_partial must be within [0, 1], not {cfg.p_partial}")
-    dataset = CADDMDataset(index, cfg.train_split, options, seed=cfg.seed, mfs_config=mfs_config(cfg.p_partial))
+    for name in ("p_partial", "augment_low_light", "augment_h264"):
+        if not 0.0 <= getattr(cfg, name) <= 1.0:
+            raise ConfigError(None, f"{name} must be within [0, 1], not {getattr(cfg, name)}")
+    from .augment import AugmentConfig
+    augment_config = AugmentConfig(p_low_light=cfg.augment_low_light, p_h264=cfg.augment_h264)
+    if cfg.pairs:
+        from .pairs import PairedDataset
+        from .sbi import SBIConfig
+        if cfg.batch_size % 2:
+            raise ConfigError(None, f"batch_size must be even with pairs (two samples an item), not {cfg.batch_size}")
+        dataset = PairedDataset(index, cfg.train_split, options, seed=cfg.seed, mfs_config=mfs_config(cfg.p_partial),
+                                sbi_config=SBIConfig(p_partial=cfg.p_partial), kinds=tuple(cfg.pair_kinds),
+                                augment_config=augment_config)
+    else:
+        dataset = CADDMDataset(index, cfg.train_split, options, seed=cfg.seed, mfs_config=mfs_config(cfg.p_partial),
+                               augment_config=augment_config)
+    per_item = 2 if cfg.pairs else 1
     val_index = load_index(cfg.val_index) if cfg.val_index else index
     has_val = bool(val_index.split(cfg.val_split))
     if not has_val:
@@ -390,12 +414,13 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    sampler = EpochSampler(len(dataset), cfg.batch_size, cfg.batches_per_epoch, cfg.seed, dist.rank, dist.world)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
+    loader_batch = cfg.batch_size // per_item
+    sampler = EpochSampler(len(dataset), loader_batch, cfg.batches_per_epoch, cfg.seed, dist.rank, dist.world)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=loader_batch, sampler=sampler, drop_last=True,
                                          num_workers=cfg.workers, pin_memory=device.type == "cuda")
     data_meta = {"train_index": str(index.path), "train_index_sha256": sha256_file(index.path),
                  "train_records": len(dataset.records), "train_items": len(dataset),
-                 "self_blend": dataset.self_blend, "val_index": str(val_index.path) if has_val else None}
+                 "self_blend": dataset.self_blend, "pairs": bool(cfg.pairs), "val_index": str(val_index.path) if has_val else None}
     if dist.main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         say(f"training {model.config.backbone} (ADM width {model.config.adm_width}) on {device}"
@@ -414,7 +439,12 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
         net.train(cfg.train_only == "all")  # heads only: BatchNorm statistics and dropout stay as at inference
         sums = {"loss": 0.0, "loss_cls": 0.0, "loss_loc": 0.0, "loss_conf": 0.0}
         correct = seen = 0
+        data_s = compute_s = 0.0
+        t_wait = time.monotonic()
         for step, batch in enumerate(loader):
+            t_got = time.monotonic()
+            data_s += t_got - t_wait
+            batch = flatten_pairs(batch)
             x = to_model_input(batch["image"], model.convention, device).contiguous(memory_format=layout)
             labels = batch["label"].to(device)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
@@ -441,16 +471,20 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
                 sums[k] += v
             correct += int((outputs["logits"].argmax(1) == labels).sum())
             seen += len(labels)
+            t_wait = time.monotonic()
+            compute_s += t_wait - t_got
             if on_step:
                 on_step(epoch, step)
-            if cfg.log_every and ((step + 1) % cfg.log_every == 0 or step + 1 == len(sampler) // cfg.batch_size):
+            if cfg.log_every and ((step + 1) % cfg.log_every == 0 or step + 1 == sampler.num_batches):
                 rate = seen * dist.world / max(time.monotonic() - t0, 1e-9)
                 say(f"epoch {epoch} step {step + 1}/{sampler.num_batches} loss {sums['loss'] / (step + 1):.4f} "
-                    f"acc {correct / seen:.3f} lr {lr:.3g} {rate:.1f} samples/s")
+                    f"acc {correct / seen:.3f} lr {lr:.3g} {rate:.1f} samples/s "
+                    f"(waiting for data {data_s / (step + 1):.3f} s, compute {compute_s / (step + 1):.3f} s a step)")
         n_steps = max(1, sampler.num_batches)
         row = {"epoch": epoch, "lr": lr, **{k: round(v / n_steps, 6) for k, v in sums.items()},
                "acc": round(correct / max(seen, 1), 6), "samples_per_s": round(seen * dist.world / max(time.monotonic() - t0, 1e-9), 3),
-               "steps": steps, "val_frame_auc": None, "val_video_auc": None}
+               "steps": steps, "data_s_per_step": round(data_s / n_steps, 4),
+               "compute_s_per_step": round(compute_s / n_steps, 4), "val_frame_auc": None, "val_video_auc": None}
         if not _finite_params(model):
             raise TrainingError(None, f"weights became non-finite in epoch {epoch}; stopped, no checkpoint written")
         if dist.main:
