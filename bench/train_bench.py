@@ -2,10 +2,16 @@
 
     OMP_NUM_THREADS=1 python bench/train_bench.py [--batch 4] [--steps 5] [--threads 1] [--device cpu|cuda|all]
                                                   [--backbones resnet34 efficientnet-lite0] [--data]
+    python bench/train_bench.py --table [--batch 16] [--backbones ...] [--index IDX]
 
 Synthetic batches (random crops, half fake with the full-face box) so only the model is timed; `--data` also
 times the data pipeline (MFS + augmentation on one synthetic face) per sample. CUDA is measured when present
 (`--device all`), with AMP as `fit` uses it.
+
+`--table` prints the CPU step-time table: each backbone at 1 and 2 torch threads in NCHW, channels_last,
+channels_last with bf16 autocast, and channels_last under `torch.compile`; with `--index` (a prepared index) also
+the paired data pipeline's time per item (real + its self-blend or fake + its source, augmentation, anchor
+matching) in one process, i.e. what one DataLoader worker adds per step.
 """
 from __future__ import annotations
 
@@ -35,8 +41,12 @@ def batch(n: int, device):
     return imgs, labels.to(device), loc_t.to(device), conf_t.to(device)
 
 
-def bench(backbone: str, device: torch.device, bs: int, steps: int, warmup: int = 2) -> dict:
+def bench(backbone: str, device: torch.device, bs: int, steps: int, warmup: int = 2, channels_last: bool = False,
+          bf16: bool = False, compile_: bool = False) -> dict:
     model = CADDM(ModelConfig(backbone)).to(device).train()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
+    net = torch.compile(model) if compile_ else model
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=4e-3)
     amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
@@ -44,9 +54,13 @@ def bench(backbone: str, device: torch.device, bs: int, steps: int, warmup: int 
     params = sum(p.numel() for p in model.parameters())
 
     def step():
-        x = to_model_input(imgs, model.convention, device)
-        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-            out = model(x)
+        x = to_model_input(imgs, model.convention, device).contiguous(memory_format=layout)
+        if bf16:
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                out = net(x)
+        else:
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
+                out = net(x)
         loss = caddm_loss(out, labels, loc_t, conf_t).total
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -95,6 +109,50 @@ def bench_data(n: int = 16) -> float:
         return n / (time.perf_counter() - t)
 
 
+def bench_pairs(index: str, n: int = 40) -> float:
+    """Seconds per paired item (two samples) of `core.train.pairs.PairedDataset` on a prepared index, one process."""
+    import numpy as np
+
+    from core.train.augment import AugmentConfig
+    from core.train.dataset import SampleOptions, load_index
+    from core.train.pairs import PairedDataset
+
+    ds = PairedDataset(load_index(index), "train", SampleOptions(), seed=0,
+                       augment_config=AugmentConfig(p_low_light=0.1, p_h264=0.3))
+    g = np.random.default_rng(0)
+    picks = g.integers(0, len(ds), n)
+    ds[int(picks[0])]
+    t = time.perf_counter()
+    for i in picks:
+        ds[int(i)]
+    return (time.perf_counter() - t) / n
+
+
+def table(backbones, bs: int, steps: int, index: str | None) -> None:
+    import platform
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
+               platform.processor())
+    print(f"CPU {cpu}, {torch.get_num_threads()} threads available, torch {torch.__version__}; batch {bs}, "
+          f"{steps} timed steps after 2 warm-up steps")
+    print("| backbone | threads | NCHW | channels_last | channels_last + bf16 | channels_last + compile |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name in backbones:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            cells = []
+            for kw in (dict(), dict(channels_last=True), dict(channels_last=True, bf16=True),
+                       dict(channels_last=True, compile_=True)):
+                try:
+                    r = bench(name, torch.device("cpu"), bs, steps, **kw)
+                    cells.append(f"{1 / r['steps_per_s']:.2f} s ({r['samples_per_s']:.1f}/s)")
+                except Exception as e:  # noqa: BLE001 - e.g. no compiler for torch.compile: say so in the table
+                    cells.append(f"failed ({type(e).__name__})")
+            print(f"| {name} | {threads} | " + " | ".join(cells) + " |")
+    if index:
+        torch.set_num_threads(1)
+        print(f"paired data pipeline: {bench_pairs(index) * 1000:.0f} ms per item (2 samples) in one process")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=4)
@@ -104,7 +162,12 @@ def main(argv=None) -> int:
     p.add_argument("--cuda-batch", type=int, default=64)
     p.add_argument("--backbones", nargs="+", default=["resnet34", "efficientnet-lite0"])
     p.add_argument("--data", action="store_true")
+    p.add_argument("--table", action="store_true", help="the CPU step-time table (module docstring)")
+    p.add_argument("--index", default=None, help="with --table: a prepared index for the paired data time")
     a = p.parse_args(argv)
+    if a.table:
+        table(a.backbones, a.batch, a.steps, a.index)
+        return 0
     if a.threads:
         torch.set_num_threads(a.threads)
     devices = []
