@@ -128,3 +128,18 @@ def test_campaign_config_errors_name_the_file(tmp_path, capsys):
     assert core.cli.train.main(["campaign", str(bad), "--work", str(tmp_path / "w")]) == 1
     err = capsys.readouterr().err
     assert str(bad) in err and "bogus" in err
+
+
+def test_ffpp_pairs_match_each_fake_with_the_original_of_its_scene():
+    from core.train.heldout import ffpp_pairs, groups
+
+    videos = {"ffpp_c40/original/585": (0, "ffpp_c40", "original"),
+              "ffpp_c40/FaceSwap/585_599": (1, "ffpp_c40", "FaceSwap"),
+              "ffpp_c40/FaceSwap/599_585": (1, "ffpp_c40", "FaceSwap"),  # its original is absent: no pair
+              "ffpp_c23/FaceShifter/585_599": (1, "ffpp_c23", "FaceShifter"),  # c23 original absent
+              "dfd/actors/01": (0, "dfd", "original"), "photos/real/a": (0, "photos", "original")}
+    assert ffpp_pairs(videos) == [("ffpp_c40/FaceSwap/585_599", "ffpp_c40/original/585")]
+    g = groups(videos)
+    assert g["FF++ c40 FaceSwap"] == (["ffpp_c40/FaceSwap/585_599", "ffpp_c40/FaceSwap/599_585"],
+                                      ["dfd/actors/01", "ffpp_c40/original/585"])
+    assert "photos/real/a" not in g["all fakes vs all real videos"][1]
