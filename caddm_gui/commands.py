@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from core.analysis import AnalysisOptions
 from core.atomic import ensure_output_dir
 from core.cache import ResultCache
+from core.faces.pipeline import DetectorSettings
 from core.case import check_evidence_file
 from core.device import describe_device, resolve_device
 from core.errors import CaddmError, VideoError
@@ -92,7 +93,8 @@ class Commands(QObject):
 
     def options(self) -> AnalysisOptions:
         return AnalysisOptions(frames=self.prefs.frame_selection(), threshold=self.state.threshold,
-                               identity=self.prefs.identity, landmarks=self.prefs.landmarks)
+                               identity=self.prefs.identity, landmarks=self.prefs.landmarks,
+                               detector=DetectorSettings(detector=self.prefs.face_detector))
 
     def describe_device(self) -> str:
         try:

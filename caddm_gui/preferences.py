@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from PySide6.QtCore import QSettings
 
 from core.device import DEVICE_CHOICES
+from core.faces.detector_choice import DEFAULT_DETECTOR, DETECTORS
 from core.faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
 from core.frames import MODES, FrameSelection
 
@@ -33,6 +34,7 @@ class Preferences:
     auto_analyse: bool = False
     identity: bool = True         # identity descriptors (AnalysisOptions.identity; off = caddm-analyze --no-identity)
     landmarks: str = DEFAULT_LANDMARK_KEEP  # what results keep of each face (AnalysisOptions.landmarks)
+    face_detector: str = DEFAULT_DETECTOR  # one of core.faces.detector_choice.DETECTORS (caddm-analyze --detector)
     overlays: dict[str, bool] = field(default_factory=default_overlays)
     recent: list[str] = field(default_factory=list)
     recent_cases: list[str] = field(default_factory=list)
@@ -79,6 +81,8 @@ class Preferences:
             p.device = "auto"
         if p.landmarks not in LANDMARK_KEEP:
             p.landmarks = DEFAULT_LANDMARK_KEEP
+        if p.face_detector not in DETECTORS:
+            p.face_detector = DEFAULT_DETECTOR
         p.threshold = min(1.0, max(0.0, p.threshold))
         p.frame_value = max(1, p.frame_value)
         return p

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from core.device import DEVICE_CHOICES, DEVICE_LABELS
 from core.errors import CaddmError
+from core.faces.detector_choice import DETECTOR_LABELS
 from core.faces.landmark_sets import LANDMARK_LABELS
 from core.frames import MODE_LABELS
 from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path, model_default_threshold
@@ -123,6 +124,13 @@ class SettingsDialog(QDialog):
         self.landmarks.setCurrentIndex(max(0, self.landmarks.findData(prefs.landmarks)))
         self.landmarks.setToolTip("The landmarks each face keeps in the result, the case and report.json (as "
                                   "caddm-analyze --landmarks). Scores do not change.")
+        self.face_detector = QComboBox()
+        for key, label in DETECTOR_LABELS.items():
+            self.face_detector.addItem(label, key)
+        self.face_detector.setCurrentIndex(max(0, self.face_detector.findData(prefs.face_detector)))
+        self.face_detector.setToolTip("Which detector finds the faces (as caddm-analyze --detector). RetinaFace finds "
+                                      "dim, turned and degraded faces dlib misses; dlib HOG is the detector of "
+                                      "results made before it. Crops come from the 68 landmarks either way.")
         abox = QGroupBox("Analysis")
         af = QFormLayout(abox)
         af.addRow("Device", self.device)
@@ -131,6 +139,7 @@ class SettingsDialog(QDialog):
         af.addRow("", self.auto)
         af.addRow("", self.identity)
         af.addRow("Landmarks kept", self.landmarks)
+        af.addRow("Face detector", self.face_detector)
 
         # overlays
         self.overlays = {}
@@ -213,5 +222,6 @@ class SettingsDialog(QDialog):
         p.auto_analyse = self.auto.isChecked()
         p.identity = self.identity.isChecked()
         p.landmarks = self.landmarks.currentData()
+        p.face_detector = self.face_detector.currentData()
         p.overlays = {n: cb.isChecked() for n, cb in self.overlays.items()}
         return p

@@ -93,16 +93,34 @@ def test_sparse_frames_keep_one_track(tmp_path, predictor):
     assert result.summary.n_tracks == 1
 
 
-def test_small_face_found_by_the_upsampled_retry():
+@pytest.mark.parametrize("detector", ["hog", "retinaface"])
+def test_a_moving_face_is_one_track_sampled_or_every_frame(tmp_path, predictor, detector):
+    """The face drifts ~6 px a frame: analysed on every frame (followed between detections) and on 9 sampled frames
+    (gaps of 3: RetinaFace detects again after a gap, HOG follows across it), it stays one track."""
+    from core.faces.pipeline import DetectorSettings
+    from tests.conftest import write_face_clip
+
+    clip = write_face_clip(tmp_path / "moving.mp4", frames=24, size=(320, 240))
+    for frames in (FrameSelection("all"), FrameSelection("count", 9)):
+        r = analyze_video(clip, predictor, AnalysisOptions(frames=frames, identity=False,
+                                                           detector=DetectorSettings(detector=detector)))
+        assert all(len(f.faces) == 1 for f in r.frames) and r.summary.n_tracks == 1, (detector, frames)
+
+
+@pytest.mark.parametrize("detector, side, size", [("hog", 180, (1280, 720)), ("retinaface", 160, (1920, 1080))])
+def test_small_face_found_by_the_upsampled_retry(detector, side, size):
+    """A face too small for the detector at its 640 px detection copy (HOG at upsample 0: ~90 px face photos at 640;
+    RetinaFace: ~55) is found by the retry on a copy upsampled 2x, and its box lies on the face in full-frame px."""
     from core.faces.pipeline import DetectorSettings, FacePipeline
     from tests.conftest import DATA
 
-    face = cv2.resize(cv2.imread(str(DATA / "astronaut_face.jpg")), (180, 180))
-    frame = np.full((720, 1280, 3), 90, np.uint8)
-    frame[300:480, 600:780] = face  # the face is ~50 px once downscaled to 640: too small for HOG at upsample 0
-    assert FacePipeline(DetectorSettings(retry_upsample=False)).process(0, frame) == []
-    faces = FacePipeline().process(0, frame)
-    assert len(faces) == 1 and 590 <= faces[0].box[0] < faces[0].box[2] <= 790
+    face = cv2.resize(cv2.imread(str(DATA / "astronaut_face.jpg")), (side, side))
+    frame = np.full((size[1], size[0], 3), 90, np.uint8)
+    frame[300 : 300 + side, 600 : 600 + side] = face
+    assert FacePipeline(DetectorSettings(detector=detector, retry_upsample=False)).process(0, frame) == []
+    faces = FacePipeline(DetectorSettings(detector=detector)).process(0, frame)
+    assert len(faces) == 1 and 590 <= faces[0].box[0] < faces[0].box[2] <= 610 + side
+    assert 290 <= faces[0].box[1] < faces[0].box[3] <= 310 + side
 
 
 def test_recorded_box_settings_are_the_applied_ones(tiny_model_path, face_clip):
@@ -146,7 +164,8 @@ def test_landmarks_kept_as_asked(face_clip, predictor):
 
 def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, dim_face_clip, predictor):
     """One source of truth: every setting a result records as result-affecting is applied (changing it changes
-    what the analysis finds), and the run facts it records (device, batch size) are the ones that ran."""
+    what the analysis finds), for each face detector, and the run facts it records (device, batch size) are the ones
+    that ran."""
     from dataclasses import replace
 
     from core.artifacts import BoxSettings
@@ -155,15 +174,21 @@ def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, dim_f
     base = AnalysisOptions(frames=FrameSelection("count", 4), boxes=BoxSettings(score_threshold=0.0, nms_iou=0.3,
                                                                                 top_k=3, max_area=1.0))
     det, box = base.detector, base.boxes
+    assert det.detector == "retinaface"
+
+    def with_det(options, **changes):
+        return replace(options, detector=replace(options.detector, **changes))
+
     variants = {
         "frame_selection": replace(base, frames=FrameSelection("count", 3)),
         "threshold": replace(base, threshold=0.0),
-        "detector.max_side": replace(base, detector=replace(det, max_side=100, retry_upsample=False)),
-        "detector.upsample": replace(base, detector=replace(det, upsample=1)),
-        "detector.threshold": replace(base, detector=replace(det, threshold=3.0)),
-        "detector.detect_every": replace(base, detector=replace(det, detect_every=1)),
-        "detector.min_face": replace(base, detector=replace(det, min_face=1000)),
-        "detector.track_iou": replace(base, detector=replace(det, track_iou=1.0, detect_every=1)),
+        "detector.detector": with_det(base, detector="hog"),
+        "detector.max_side": with_det(base, max_side=40),
+        "detector.retina_threshold": with_det(base, retina_threshold=0.999),   # the clip's face scores ~0.998
+        "detector.retina_nms": with_det(base, retina_nms=1.0),                 # every overlapping anchor kept
+
+        "detector.min_face": with_det(base, min_face=1000),
+        "detector.track_iou": with_det(base, track_iou=1.0, detect_every=1),
         "boxes.score_threshold": replace(base, boxes=replace(box, score_threshold=0.99)),
         "boxes.nms_iou": replace(base, boxes=replace(box, nms_iou=1.0)),
         "boxes.top_k": replace(base, boxes=replace(box, top_k=1)),
@@ -173,21 +198,31 @@ def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, dim_f
         "landmarks": replace(base, landmarks="none"),
     }
     reference = analyze_video(face_clip, predictor, base)
-    ref_content = _content(reference)
     assert reference.settings.device == str(predictor.device) and reference.settings.batch_size == base.batch_size
     from core.faces.identity import FaceEmbedder
 
     assert reference.settings.runtime == f"{predictor.runtime}; face descriptors: {FaceEmbedder().runtime}"
-    small = replace(base, detector=replace(det, max_side=140))  # retry_upsample: compared where it matters
-    variants["detector.retry_upsample"] = (small, replace(small, detector=replace(small.detector,
-                                                                                  retry_upsample=False)))
+    # RetinaFace's retries, compared where they matter: a face too small at max_side 60 (2x upscale), a dim clip
+    small = with_det(base, max_side=60)
+    variants["detector.retry_upsample"] = (small, with_det(small, retry_upsample=False))
+    # detect_every: where faces are followed between detections (all frames; a sampled frame after a gap is detected)
+    every = replace(base, frames=FrameSelection("all"))
+    variants["detector.detect_every"] = (every, with_det(every, detect_every=1))
+    dim = with_det(base, max_side=100, retry_upsample=False)
+    variants["detector.normalise_exposure"] = (dim, with_det(dim, normalise_exposure=False), dim_face_clip)
+    # dlib HOG's settings and retries, each against the HOG run it changes
+    hog = with_det(base, detector="hog")
+    variants["hog.max_side"] = (hog, with_det(hog, max_side=100, retry_upsample=False))
+    variants["detector.upsample"] = (hog, with_det(hog, upsample=1))
+    variants["detector.threshold"] = (hog, with_det(hog, threshold=3.0))
+    hog_small = with_det(hog, max_side=140)
+    variants["hog.retry_upsample"] = (hog_small, with_det(hog_small, retry_upsample=False))
     # the fallbacks: compared where they matter (a face HOG cannot see at max_side 100; a dim clip)
-    tiny = replace(base, detector=replace(det, max_side=100, retry_upsample=False, normalise_exposure=False))
-    variants["detector.cnn_fallback"] = (tiny, replace(tiny, detector=replace(tiny.detector, cnn_fallback=False)))
-    variants["detector.cnn_max_side"] = (tiny, replace(tiny, detector=replace(tiny.detector, cnn_max_side=64)))
-    no_cnn = replace(base, detector=replace(det, cnn_fallback=False))
-    variants["detector.normalise_exposure"] = (no_cnn, replace(no_cnn, detector=replace(
-        no_cnn.detector, normalise_exposure=False)), dim_face_clip)
+    tiny = with_det(hog, max_side=100, retry_upsample=False, normalise_exposure=False)
+    variants["detector.cnn_fallback"] = (tiny, with_det(tiny, cnn_fallback=False))
+    variants["detector.cnn_max_side"] = (tiny, with_det(tiny, cnn_max_side=64))
+    no_cnn = with_det(hog, cnn_fallback=False)
+    variants["hog.normalise_exposure"] = (no_cnn, with_det(no_cnn, normalise_exposure=False), dim_face_clip)
     unchanged = []
     for name, v in variants.items():
         clip = v[2] if isinstance(v, tuple) and len(v) == 3 else face_clip
@@ -199,10 +234,12 @@ def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, dim_f
         if name != "threshold":                                  # the verdict threshold is not in the cache key
             assert ResultCache.key("v", "m", a.settings) != ResultCache.key("v", "m", b.settings), name
     assert unchanged == []
-    # every recorded result-affecting field is covered above
+    # every recorded result-affecting field of each detector is covered above, and none that does not apply is recorded
     covered = set(variants)
-    assert {f"detector.{k}" for k in reference.settings.detector} | {f"boxes.{k}" for k in
-                                                                     reference.settings.extra["boxes"]} <= covered
+    hog_record = hog.detector.to_dict()
+    assert {f"detector.{k}" for k in {**reference.settings.detector, **hog_record}} | \
+        {f"boxes.{k}" for k in reference.settings.extra["boxes"]} <= covered
+    assert "cnn_fallback" not in reference.settings.detector and "retina_threshold" not in hog_record
     assert set(reference.settings.extra) - {"boxes"} <= covered
     # the batch size is a run fact: recorded as applied, scores unchanged
     other = analyze_video(face_clip, predictor, replace(base, batch_size=1))

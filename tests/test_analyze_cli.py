@@ -166,13 +166,30 @@ def test_no_identity_skips_descriptors_and_is_recorded(capsys, tmp_path, face_cl
 
 
 def test_detector_fallback_switches_are_applied_and_recorded(capsys, tmp_path, face_clip, tiny_model_path, cache_dir):
-    for name, extra, on in (("a", (), True), ("b", ("--no-exposure-retry", "--no-cnn-fallback"), False)):
+    def recorded(name, *extra):
         code, _, _ = run(capsys, face_clip, "--out", tmp_path / name, "--model", tiny_model_path, "--frames", "2",
                          "--format", "json", "--no-identity", *extra)
         assert code == 0
-        det = json.loads(next((tmp_path / name).rglob("report.json")).read_text())["settings"]["detector"]
+        return json.loads(next((tmp_path / name).rglob("report.json")).read_text())["settings"]["detector"]
+
+    for name, extra, on in (("a", (), True), ("b", ("--no-exposure-retry", "--no-cnn-fallback"), False)):
+        det = recorded(name, "--detector", "hog", *extra)
+        assert det["detector"] == "hog"
         assert det["normalise_exposure"] is on and det["cnn_fallback"] is on and det["cnn_max_side"] == 640
-    code, _, _ = run(capsys, face_clip, "--out", tmp_path / "c", "--model", tiny_model_path, "--frames", "2",
-                     "--format", "json", "--no-identity", "--no-cnn-fallback")
-    det = json.loads(next((tmp_path / "c").rglob("report.json")).read_text())["settings"]["detector"]
+    det = recorded("c", "--detector", "hog", "--no-cnn-fallback")
     assert det["normalise_exposure"] is True and det["cnn_fallback"] is False
+    # the default detector: RetinaFace, with its own settings recorded and none of HOG's
+    det = recorded("d")
+    assert det["detector"] == "retinaface" and det["retina_threshold"] == 0.9 and det["normalise_exposure"] is True
+    assert not {"cnn_fallback", "upsample", "threshold"} & set(det)
+    assert recorded("e", "--no-exposure-retry")["normalise_exposure"] is False
+    # the report names the detector (a result made before the choice: HOG)
+    from core.reports.content import detector_text
+
+    assert detector_text(det).startswith("RetinaFace (ONNX Runtime); settings {")
+    assert detector_text({"max_side": 640}).startswith("dlib HOG")
+    # a switch that does not apply to the chosen detector is a usage error, not a setting recorded but not applied
+    for bad in (("--no-cnn-fallback",), ("--detector", "cnn", "--no-exposure-retry")):
+        with pytest.raises(SystemExit) as e:
+            main([str(face_clip), "--out", str(tmp_path / "f"), *bad])
+        assert e.value.code == 2 and "appl" in capsys.readouterr().err

@@ -17,7 +17,8 @@ from core.faces.labels import iou_matrix, load_frame_boxes, load_imglab_xml, mat
 from core.faces.pipeline import DetectorSettings, FacePipeline
 
 DATA = Path(__file__).parent / "data"
-OFF = DetectorSettings(normalise_exposure=False, cnn_fallback=False)
+HOG = DetectorSettings(detector="hog")  # dlib HOG with its retries and the CNN fallback (--detector hog)
+OFF = replace(HOG, normalise_exposure=False, cnn_fallback=False)
 W023 = "videos/real/spectre_mead_W023_level_2_surprised_010.mp4"
 
 
@@ -118,16 +119,17 @@ def test_cnn_boxes_are_mapped_to_hog_convention():
     assert iou_matrix([m4.box], [np.array(mapped.box) * 4])[0, 0] > 0.8
 
 
-def test_faceless_frames_stay_faceless_with_every_fallback_on():
+@pytest.mark.parametrize("detector", ["hog", "retinaface"])
+def test_faceless_frames_stay_faceless_with_every_fallback_on(detector):
     rng = np.random.default_rng(1)
-    pipe = FacePipeline(DetectorSettings())
-    assert pipe.settings.normalise_exposure and pipe.settings.cnn_fallback
+    pipe = FacePipeline(DetectorSettings(detector=detector))
+    assert pipe.settings.normalise_exposure and pipe.settings.retry_upsample
     for i, img in enumerate([np.zeros((360, 640, 3), np.uint8), np.full((360, 640, 3), 128, np.uint8),
                              rng.integers(0, 256, (360, 640, 3), dtype=np.uint8),
                              cv2.GaussianBlur(rng.integers(0, 256, (360, 640, 3), dtype=np.uint8), (9, 9), 3)]):
-        pipe.reset()                  # each image alone, so the CNN runs on each
+        pipe.reset()                  # each image alone, so every retry runs on each
         assert pipe.process(i * 8, img) == []
-    assert pipe.times.cnn_runs == 4  # the fallback did run on each
+    assert pipe.times.cnn_runs == (4 if detector == "hog" else 0)  # HOG's CNN fallback did run on each
 
 
 def _cnn_frames(pipe, frames, image):
@@ -141,7 +143,7 @@ def _cnn_frames(pipe, frames, image):
 
 
 def test_cnn_fallback_runs_at_most_once_every_detect_every_frames_and_backs_off_while_it_finds_nothing():
-    pipe = FacePipeline(DetectorSettings(detect_every=4))
+    pipe = FacePipeline(replace(HOG, detect_every=4))
     blank = np.zeros((120, 160, 3), np.uint8)
     # eligible every 4 frames; while nothing is found the CNN takes every 1st, 2nd, 4th, then every 8th of those
     assert _cnn_frames(pipe, range(130), blank) == [0, 8, 24, 56, 88, 120]
@@ -154,7 +156,7 @@ def test_cnn_fallback_runs_at_most_once_every_detect_every_frames_and_backs_off_
 def test_cnn_backoff_ends_when_a_face_is_found():
     face_image = np.full((300, 360, 3), 90, np.uint8)
     face_image[30:270, 60:300] = cv2.resize(cv2.imread(str(DATA / "astronaut_face.jpg")), (240, 240))
-    pipe = FacePipeline(DetectorSettings(detect_every=4))
+    pipe = FacePipeline(replace(HOG, detect_every=4))
     blank = np.zeros(face_image.shape, np.uint8)
     assert _cnn_frames(pipe, range(0, 28), blank) == [0, 8, 24]
     assert pipe.process(28, face_image)              # HOG finds the face: the backoff is over
@@ -163,10 +165,11 @@ def test_cnn_backoff_ends_when_a_face_is_found():
 
 
 def test_old_recorded_settings_load_as_what_ran_without_the_new_switches():
-    old = {k: v for k, v in DetectorSettings().to_dict().items()
-           if k not in ("normalise_exposure", "cnn_fallback", "cnn_max_side")}
-    s = DetectorSettings.from_dict(old)  # recorded before the fallbacks existed: they did not run
-    assert s == replace(DetectorSettings(), normalise_exposure=False, cnn_fallback=False)
+    old = {k: v for k, v in HOG.to_dict().items()
+           if k not in ("detector", "normalise_exposure", "cnn_fallback", "cnn_max_side")}
+    s = DetectorSettings.from_dict(old)  # recorded before the fallbacks and RetinaFace existed: HOG alone ran
+    assert s == replace(HOG, normalise_exposure=False, cnn_fallback=False)
+    assert DetectorSettings.from_dict(DetectorSettings().to_dict()) == DetectorSettings()  # RetinaFace round-trips
     assert DetectorSettings.from_dict({}).max_side == 640
     off = replace(s, normalise_exposure=False, cnn_fallback=False, cnn_max_side=480)
     assert DetectorSettings.from_dict(off.to_dict()) == off
@@ -187,17 +190,19 @@ def _faces_found(settings: DetectorSettings, frames) -> list[int]:
     return [len(pipe.process(i * 100, img)) for i, img in enumerate(frames)]  # every frame a detection frame
 
 
-def test_dim_w023_clip_as_recorded_finds_its_face():
-    assert _faces_found(DetectorSettings(), _w023_frames()) == [1, 1, 1, 1]
+@pytest.mark.parametrize("detector", ["hog", "retinaface"])
+def test_dim_w023_clip_as_recorded_finds_its_face(detector):
+    assert _faces_found(DetectorSettings(detector=detector), _w023_frames()) == [1, 1, 1, 1]
 
 
 def test_darker_w023_needs_the_new_defaults():
-    """The clip through low_light(0.85) (mean luma ~2): HOG alone finds nothing; the new defaults find the face on
-    every frame."""
+    """The clip through low_light(0.85) (mean luma ~2): HOG alone finds nothing; HOG with its retries and RetinaFace
+    (the default) find the face on every frame."""
     from core.train.augment import low_light
 
     frames = [low_light(f, 0.85) for f in _w023_frames()]
     assert _faces_found(OFF, frames) == [0, 0, 0, 0]
+    assert _faces_found(HOG, frames) == [1, 1, 1, 1]
     assert _faces_found(DetectorSettings(), frames) == [1, 1, 1, 1]
 
 

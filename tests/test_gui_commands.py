@@ -250,3 +250,20 @@ def test_settings_landmarks_choice_reaches_the_analysis(qtbot, app, clip, qsetti
     faces = [f for fr in state.result.frames for f in fr.faces]
     assert faces and all(len(f.landmarks) == 68 for f in faces)
     assert state.result.settings.extra["landmarks"] == "68"
+
+
+def test_settings_face_detector_choice_reaches_the_analysis(qtbot, app, clip, qsettings):
+    """The detector chosen in Settings is the one the analysis runs and records (RetinaFace unless chosen)."""
+    from caddm_gui.preferences import Preferences
+    from caddm_gui.settings_dialog import SettingsDialog
+
+    state, cmds = app
+    assert cmds.options().detector.detector == "retinaface"
+    dlg = SettingsDialog(cmds.prefs)
+    qtbot.addWidget(dlg)
+    dlg.face_detector.setCurrentIndex(dlg.face_detector.findData("hog"))
+    cmds.apply_preferences(dlg.result_prefs())
+    assert cmds.options().detector.detector == "hog" and Preferences.load(qsettings).face_detector == "hog"
+    open_and_wait(qtbot, cmds, clip)
+    analyse_and_wait(qtbot, cmds)
+    assert state.result.settings.detector["detector"] == "hog" and "cnn_fallback" in state.result.settings.detector

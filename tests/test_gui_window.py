@@ -180,6 +180,16 @@ def test_settings_dialog_and_preferences_roundtrip(qtbot, qsettings, tiny_model)
     r = dlg.result_prefs()
     assert (r.threshold, r.frame_mode, r.frame_value, r.model_path) == (0.4, "count", 8, str(tiny_model))
     assert r.frame_selection().indices(100)[:2] == [0, 14]
+    # the face detector: RetinaFace unless chosen, kept across sessions, refused when unknown
+    assert q.face_detector == "retinaface" and dlg.face_detector.currentData() == "retinaface"
+    assert [dlg.face_detector.itemData(i) for i in range(dlg.face_detector.count())] == ["retinaface", "hog", "cnn"]
+    dlg.face_detector.setCurrentIndex(dlg.face_detector.findData("hog"))
+    r = dlg.result_prefs()
+    assert r.face_detector == "hog"
+    r.save(qsettings)
+    assert Preferences.load(qsettings).face_detector == "hog"
+    qsettings.setValue("face_detector", "mtcnn")
+    assert Preferences.load(qsettings).face_detector == "retinaface"
     bad = SettingsDialog(Preferences(model_path="/nope/model.safetensors"))
     qtbot.addWidget(bad)
     assert bad.show_metadata().wait(30000)

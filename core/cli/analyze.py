@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..atomic import ensure_output_dir
 from ..device import DEVICE_CHOICES, RUNTIME_CHOICES
+from ..faces.detector_choice import DEFAULT_DETECTOR, DETECTORS
 from ..faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
 from ..errors import CaddmError, OutputError
 from ..evidence import VIDEO_EXTENSIONS, find_videos
@@ -63,11 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--landmarks", choices=LANDMARK_KEEP, default=DEFAULT_LANDMARK_KEEP,
                    help="the landmarks each face keeps in the result and report.json: none, 5 (eye centres, nose "
                         "tip, mouth corners) or all 68 (about 6 KB a face more); default %(default)s")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help="face detector: retinaface (RetinaFace in ONNX Runtime; finds dim, turned and degraded faces "
+                        "dlib misses), hog (dlib HOG with its retries and the CNN fallback: the detector of results "
+                        "made before retinaface) or cnn (dlib MMOD alone, slow); default %(default)s")
     p.add_argument("--no-exposure-retry", action="store_true",
-                   help="face detection: do not look again on an exposure-normalised copy when HOG finds no face "
+                   help="face detection: do not look again on an exposure-normalised copy when the detector finds no face "
                         "(dim footage; the scored crops are never normalised)")
     p.add_argument("--no-cnn-fallback", action="store_true",
-                   help="face detection: do not run the slower MMOD CNN detector on frames where HOG finds no face "
+                   help="face detection (--detector hog): do not run the slower MMOD CNN detector on frames where HOG "
+                        "finds no face "
                         "(turned, dim faces; about 1-2 s a frame on a CPU, only on frames without a face)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -167,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--reference needs the identity descriptors: drop --no-identity")
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         parser.error("--threshold must be between 0 and 1")
+    if args.no_cnn_fallback and args.detector != "hog":
+        parser.error(f"--no-cnn-fallback applies to --detector hog only (the {args.detector} detector has no CNN fallback)")
+    if args.no_exposure_retry and args.detector == "cnn":
+        parser.error("--no-exposure-retry does not apply to --detector cnn (it has no retries)")
 
     videos, problems = collect_videos(args.inputs)
     for msg in problems:
@@ -208,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         for msg in reference.messages():
             print(f"warning: {msg}", file=sys.stderr)
     threshold = predictor.model.info.default_threshold if args.threshold is None else args.threshold
-    detector = replace(DetectorSettings(), normalise_exposure=not args.no_exposure_retry,
+    detector = replace(DetectorSettings(), detector=args.detector, normalise_exposure=not args.no_exposure_retry,
                        cnn_fallback=not args.no_cnn_fallback)
     options = AnalysisOptions(frames=_frame_selection(args), threshold=threshold, batch_size=args.batch_size,
                               identity=not args.no_identity, landmarks=args.landmarks, detector=detector)

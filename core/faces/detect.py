@@ -26,10 +26,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Detection:
-    """One face: box = (x0, y0, x1, y1) float frame pixels, score = dlib's HOG detection score."""
+    """One face: box = (x0, y0, x1, y1) float frame pixels; score = the detector's (HOG's or MMOD's margin, 0 at
+    dlib's operating point; RetinaFace's face probability); points = RetinaFace's 5 points ((x, y) frame px: eyes,
+    nose, mouth corners), None from dlib's detectors."""
 
     box: tuple[float, float, float, float]
     score: float
+    points: tuple[tuple[float, float], ...] | None = None
 
     def as_array(self) -> np.ndarray:
         return np.asarray(self.box, dtype=np.float64)

@@ -14,10 +14,19 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .align import AlignParams, align_face
-from .detect import CnnFaceDetector, DetectionCopies, FaceDetector
+from .detect import CnnFaceDetector, Detection, DetectionCopies, FaceDetector
+from .detector_choice import DEFAULT_DETECTOR, DETECTORS, LEGACY_DETECTOR
 from .landmarks import LandmarkPredictor
 from .track import FaceTracker
 
+
+#: DetectorSettings fields that do not apply to a detector (left out of its record).
+_NOT_APPLIED = {
+    "hog": ("retina_threshold", "retina_nms"),
+    "retinaface": ("upsample", "threshold", "cnn_fallback", "cnn_max_side"),
+    "cnn": ("retina_threshold", "retina_nms", "max_side", "upsample", "retry_upsample", "normalise_exposure",
+            "cnn_fallback"),
+}
 
 #: While the CNN fallback keeps finding nothing, it runs on at most every this many eligible faceless frames.
 CNN_BACKOFF_MAX = 8
@@ -25,11 +34,16 @@ CNN_BACKOFF_MAX = 8
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    """max_side: detect on a copy whose longer side is at most this (None: full size); upsample: dlib HOG upsampling
+    """detector: which face detector finds faces (`core.faces.detector_choice`): "retinaface" (RetinaFace MobileNet-0.25 in ONNX
+    Runtime, `core.faces.retinaface`), "hog" (dlib's HOG with the retries and the CNN fallback below) or "cnn" (dlib's
+    MMOD CNN alone, at cnn_max_side); retina_threshold / retina_nms: RetinaFace's least face score and NMS overlap.
+    With "retinaface", a faceless frame's retries are RetinaFace on the detection copy upscaled 2x (retry_upsample)
+    and on its exposure-normalised copy (normalise_exposure); cnn_fallback and the HOG settings do not apply.
+    max_side: detect on a copy whose longer side is at most this (None: full size); upsample: dlib HOG upsampling
     (1 finds faces down to ~40 px at detection scale, 0 down to ~80 px); threshold: HOG score cut-off (lower it
     for hard footage, at the price of false hits);
     detect_every: run the detector at least every this many frames (by index); in between, faces are followed by
-    their landmarks; min_face: faces narrower than this (frame px) are ignored; retry_upsample: when a pass finds
+    their landmarks (RetinaFace, CNN: only from one frame to the next; a sampled frame after a gap is detected); min_face: faces narrower than this (frame px) are ignored; retry_upsample: when a pass finds
     no face, look again with one more level of upsampling (4x the cost);
     normalise_exposure: when HOG still finds no face, look again (with the same upsample retry) on an
     exposure-normalised copy (a linear stretch of the luma) of the detection copy only: crops are always cut from the
@@ -39,6 +53,9 @@ class DetectorSettings:
     (HOG itself runs on every faceless frame); its boxes are mapped to HOG's convention and its confidence is
     held to the same `threshold` (docs/DETECTION.md). Frames with a face found by HOG pay none of the retries."""
 
+    detector: str = DEFAULT_DETECTOR
+    retina_threshold: float = 0.9  # bench/detector_recall.py --retina-sweep: 0.5..0.9 keep every face, 0.9 the false hits out
+    retina_nms: float = 0.4
     max_side: int | None = 640
     upsample: int = 0
     threshold: float = 0.2  # HOG false hits on this project's clips scored <= 0.13, real faces >= 0.36
@@ -51,16 +68,28 @@ class DetectorSettings:
     cnn_max_side: int | None = 640  # the CNN's detection copy: longer side at most this (None: full size)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings that apply to the chosen detector (the others are left out: every recorded setting is one
+        that ran)."""
+        d = asdict(self)
+        for k in _NOT_APPLIED[self.detector]:
+            d.pop(k)
+        return d
 
     # switches added after results were first recorded, with the value that ran before they existed
-    _ABSENT_MEANS = {"normalise_exposure": False, "cnn_fallback": False}
+    _ABSENT_MEANS = {"normalise_exposure": False, "cnn_fallback": False, "detector": LEGACY_DETECTOR}
+
+    def __post_init__(self):
+        if self.detector not in DETECTORS:
+            raise ValueError(f"face detector: choose from {', '.join(DETECTORS)}, not {self.detector!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "DetectorSettings":
         """The settings a recorded dict ran with: a result recorded before a switch existed ran without it, so a
-        missing `normalise_exposure` / `cnn_fallback` reads as False (other missing keys: the defaults)."""
-        values = {**cls._ABSENT_MEANS, **{k: d[k] for k in cls.__dataclass_fields__ if k in d}}
+        missing `normalise_exposure` / `cnn_fallback` reads as False and a missing `detector` as "hog" (other missing
+        keys, and those that do not apply to the recorded detector: the defaults)."""
+        detector = d.get("detector", LEGACY_DETECTOR)
+        absent = {k: v for k, v in cls._ABSENT_MEANS.items() if k not in _NOT_APPLIED.get(detector, ())}
+        values = {**absent, **{k: d[k] for k in cls.__dataclass_fields__ if k in d}}
         return cls(**values)
 
 
@@ -68,7 +97,7 @@ class DetectorSettings:
 class PreparedFace:
     track: int
     box: np.ndarray  # (4,) xyxy frame px: the detector's box, or one derived from the landmarks between detections
-    det_score: float  # detector score (HOG's, or the CNN fallback's confidence); NaN for a face followed by its landmarks
+    det_score: float  # the detector's score (`Detection.score`); NaN for a face followed by its landmarks
     landmarks: np.ndarray  # (68, 2) frame px
     crop: np.ndarray  # (224, 224, 3) BGR uint8
     matrix: np.ndarray  # (2, 3) frame px -> crop px
@@ -97,6 +126,13 @@ def _landmark_box(landmarks: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     return np.array([x0 + ratio[0] * w, y0 + ratio[1] * h, x1 + ratio[2] * w, y1 + ratio[3] * h])
 
 
+#: A HOG box around 68 landmarks, in `_landmark_box`'s ratio units: the median over dlib's 43 labelled faces of HOG's
+#: box vs the landmarks fitted from it (bench/detector_recall.py --offsets). Faces found by a detector other than
+#: HOG are followed with boxes of this convention, the one the 68-point predictor was trained on: a box a little
+#: tight for the predictor (RetinaFace's, mapped) shrinks the landmarks of a moving face from frame to frame.
+HOG_BOX_RATIO = np.array([-0.084, -0.139, 0.0, -0.065])
+
+
 def _box_ratio(box: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     x0, y0 = landmarks.min(axis=0)
     x1, y1 = landmarks.max(axis=0)
@@ -118,7 +154,14 @@ class FacePipeline:
                  identity_every: int = 0):
         self.settings = settings
         self.align_params = align
-        self.detector = FaceDetector(settings.max_side, settings.upsample, settings.threshold)
+        if settings.detector == "retinaface":
+            from .retinaface import RetinaFaceDetector
+
+            self.detector = RetinaFaceDetector(settings.max_side, settings.retina_threshold, settings.retina_nms)
+        elif settings.detector == "cnn":
+            self.detector = CnnFaceDetector(settings.cnn_max_side, 0, settings.threshold)
+        else:
+            self.detector = FaceDetector(settings.max_side, settings.upsample, settings.threshold)
         self._fine_detector = None  # upsampled, made on first need
         self._cnn_detector = None  # made on first need
         self.landmarks = LandmarkPredictor()
@@ -139,12 +182,25 @@ class FacePipeline:
         self._since_described: dict[int, int] = {}  # track -> its processed frames since its last descriptor
 
     def _due(self, index: int) -> bool:
-        return (self._last_detection is None or not self._followed
-                or index - self._last_detection >= self.settings.detect_every)
+        """A detection frame: none yet, nothing followed, `detect_every` frames since the last detection, or (detectors
+        other than HOG) a frame that does not follow the last processed one: the 68-point predictor follows a face
+        from one frame to the next, not across a gap a moving face may have left (HOG keeps today's behaviour)."""
+        if self._last_detection is None or not self._followed:
+            return True
+        if self.settings.detector != "hog" and index - max(f.last_index for f in self._followed.values()) > 1:
+            return True
+        return index - self._last_detection >= self.settings.detect_every
+
+    def detect_still(self, image: np.ndarray) -> list[Detection]:
+        """The detection step on one image standing alone (every retry due; for stills and benchmarks): faces at least
+        `min_face` wide, by the detector's order."""
+        self.reset()
+        return self._detect(0, image)
 
     def _detect(self, index: int, image: np.ndarray):
-        """HOG on every detection frame; on a faceless one the retries (upsample, exposure, CNN) at most once every
-        `detect_every` frames, the CNN backing off while it finds nothing (`_cnn_turn`)."""
+        """The detector on every detection frame; on a faceless one the retries at most once every `detect_every`
+        frames (HOG: upsample, exposure, CNN, the CNN backing off while it finds nothing (`_cnn_turn`); RetinaFace:
+        2x upscale, exposure)."""
         s = self.settings
 
         def wide(dets):
@@ -155,9 +211,15 @@ class FacePipeline:
         if dets:
             self._cnn_stride, self._cnn_waited = 1, 0    # a face is in view: the CNN is eager again once it is lost
             return dets
-        if self._last_retry is not None and index - self._last_retry < s.detect_every:
+        if s.detector == "cnn" or (self._last_retry is not None and index - self._last_retry < s.detect_every):
             return dets
         self._last_retry = index
+        if s.detector == "retinaface":
+            if s.retry_upsample:
+                dets = wide(self.detector.detect(frame, upscale=2.0))
+            if not dets and s.normalise_exposure:
+                dets = wide(self.detector.detect(frame, normalise=True))
+            return dets
         if s.retry_upsample:
             if self._fine_detector is None:
                 self._fine_detector = FaceDetector(s.max_side, s.upsample + 1, s.threshold)
@@ -232,7 +294,10 @@ class FacePipeline:
             self.times.align += tc - tb
             self.times.identity += time.perf_counter() - tc
             prev = self._followed.get(track)
-            ratio = _box_ratio(box, lm) if detected or prev is None else prev.ratio
+            if not detected and prev is not None:
+                ratio = prev.ratio
+            else:  # HOG's own box, for HOG (the results made before RetinaFace); HOG's convention for the others
+                ratio = _box_ratio(box, lm) if self.settings.detector == "hog" else HOG_BOX_RATIO
             followed[track] = _Followed(lm, ratio, index)
             faces.append(PreparedFace(track, box, score, lm, crop, matrix, descriptor))
         self._followed = followed

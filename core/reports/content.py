@@ -24,6 +24,17 @@ def _compact(d: dict) -> str:
     return json.dumps(d, sort_keys=True, ensure_ascii=False, default=str) if d else DASH
 
 
+def detector_text(detector: dict) -> str:
+    """The report's face-detector row: the detector by name, then the settings it ran with (a result recorded before
+    the choice existed ran HOG)."""
+    from core.faces.detector_choice import DETECTOR_LABELS, LEGACY_DETECTOR
+
+    if not detector:
+        return DASH
+    name = detector.get("detector", LEGACY_DETECTOR)
+    return f"{DETECTOR_LABELS.get(name, name)}; settings {_compact(detector)}"
+
+
 MODEL_CARD_ROWS = (("description", "Description"), ("steps", "Training steps"), ("created_utc", "Created (UTC)"),
                    ("licence", "Licence"), ("limits", "Known limits"))
 
@@ -262,7 +273,7 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
     settings_rows = [("Frames analysed", f"{st.frame_selection.describe()} ({s.frames_analysed} frames)"),
                      ("Threshold", f"{st.threshold:.3f}"),
                      ("Device", f"{st.device} ({st.runtime})" if st.runtime else st.device),
-                     ("Batch size", str(st.batch_size)), ("Face detector", _compact(st.detector))]
+                     ("Batch size", str(st.batch_size)), ("Face detector", detector_text(st.detector))]
     if st.extra:
         settings_rows.append(("Other settings", _compact(st.extra)))
     summary_rows = [("Video score (mean P(fake))", fmt_score(s.video_score)),
