@@ -91,8 +91,8 @@ def bench_data(n: int = 16) -> float:
 
     from core.train.dataset import CADDMDataset, FrameRecord, SampleOptions, write_index, load_index
     face = cv2.imread(str(Path(__file__).resolve().parents[1] / "tests" / "data" / "astronaut_face.jpg"))
-    from core.train.prepare import DlibFaceFinder
-    box, lm = DlibFaceFinder()(face)
+    from core.train.prepare import FaceFinder
+    box, lm = FaceFinder()(face)
     with tempfile.TemporaryDirectory() as d:
         cv2.imwrite(f"{d}/r.png", face)
         fake = face.copy()

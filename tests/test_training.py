@@ -104,6 +104,26 @@ def test_prepare_is_resumable_and_reports_skips(tmp_path, capsys):
     assert s2["prepared"] == 0 and s2["done_before"] == 3 and s2["records"] == 2
 
 
+def test_prepare_records_its_face_detector_and_keeps_one_per_folder(tmp_path):
+    """The index names the detector its crops came from (the analysis default unless asked), a model trained on it
+    carries that name, and adding another detector's crops to the same folder is refused."""
+    from core.faces.detector_choice import DEFAULT_DETECTOR
+    from core.train.dataset import DatasetError
+    from core.train.prepare import FaceFinder, folder_tasks, run_tasks
+    (tmp_path / "v").mkdir()
+    _write_video(tmp_path / "v" / "a.mp4", _frames(0, False, 2))
+    tasks = folder_tasks(tmp_path / "v", "real", frames=2, split="train")
+    s = run_tasks(tasks, tmp_path / "out", progress=False)
+    assert s["records"] == 2 and s["face_detector"] == DEFAULT_DETECTOR == "retinaface"
+    assert load_index(tmp_path / "out").face_detector == "retinaface"
+    with pytest.raises(DatasetError, match="prepared with the retinaface face detector"):
+        run_tasks(tasks, tmp_path / "out", finder=FaceFinder("hog"), progress=False)
+    h = run_tasks(tasks, tmp_path / "hog", finder=FaceFinder("hog"), progress=False)
+    assert h["records"] == 2 and load_index(tmp_path / "hog").face_detector == "hog"
+    with pytest.raises(DatasetError, match="face detector"):
+        FaceFinder("mtcnn")
+
+
 def test_dataset_samples_are_deterministic_and_encoded(prepared):
     ds = CADDMDataset(load_index(prepared), "train", SampleOptions(), seed=3)
     ds.set_epoch(1)
@@ -145,6 +165,7 @@ def test_cli_end_to_end(prepared, tmp_path, capsys):
     from core.checkpoints import load_model
     m = load_model(run / "last.safetensors")
     assert m.metadata["steps"] == 4 and m.metadata["data"]["train_records"] == 12
+    assert m.metadata["data"]["face_detector"] == "retinaface"  # the detector of the index it trained on
     assert "caddm-train fit" in m.metadata["command"] and "licence" in m.metadata
     assert m.metadata["config"]["backbone"] == "timm:resnet18"
     st = torch.load(run / "last.state.pt", weights_only=True)

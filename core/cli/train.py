@@ -1,7 +1,7 @@
 """`caddm-train`: prepare data, preview MFS samples, train and evaluate CADDM models.
 
     caddm-train prepare ffpp ROOT --out DIR [--frames N] [--split train|val|test|all] [--splits DIR]
-                                   [--methods M ...] [--compression c23] [--workers K]
+                                   [--methods M ...] [--compression c23] [--workers K] [--detector retinaface|hog|cnn]
     caddm-train prepare folder DIR --label real|fake --out OUT [--source-of DIR] [--split auto|train|val|test]
     caddm-train prepare celebdf ROOT --out DIR        caddm-train prepare dfdc ROOT --out DIR
     caddm-train preview --index DIR --out grid.png [--n 16] [--split train] [--no-mfs] [--no-augment]
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from core.device import DEVICE_CHOICES, is_device_name
 from core.errors import CaddmError
+from core.faces.detector_choice import DEFAULT_DETECTOR, DETECTORS
 from core.threads import configure_threads
 
 
@@ -33,6 +34,9 @@ def _add_prepare_common(p):
     p.add_argument("--image-format", choices=["png", "jpg"], default="png", help="saved face images (png)")
     p.add_argument("--max-face", type=int, default=192, metavar="PX",
                    help="downscale saved images so the landmarks span at most PX pixels (192)")
+    p.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                   help=f"face detector, as in caddm-analyze ({DEFAULT_DETECTOR}); recorded in the index and in every "
+                        "model trained on it; one folder holds one detector's crops")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -138,10 +142,11 @@ def _prepare(args) -> int:
         tasks = P.celebdf_tasks(args.root, args.frames, **kw)
     else:
         tasks = P.dfdc_tasks(args.root, args.frames, **kw)
-    s = P.run_tasks(tasks, args.out, workers=args.workers, progress=not args.quiet)
+    s = P.run_tasks(tasks, args.out, workers=args.workers, finder=P.FaceFinder(args.detector),
+                    progress=not args.quiet)
     print(f"{s['index']}: {s['records']} frames ({s['real']} real, {s['fake']} fake; "
           f"{', '.join(f'{k} {v}' for k, v in s['by_split'].items())}); {s['prepared']} videos prepared now, "
-          f"{s['done_before']} done before, {len(s['skipped'])} skipped")
+          f"{s['done_before']} done before, {len(s['skipped'])} skipped; faces by {s['face_detector']}")
     reasons = {}
     for r in s["skipped"].values():
         reasons[r.split(" (")[0]] = reasons.get(r.split(" (")[0], 0) + 1

@@ -87,6 +87,7 @@ class FrameRecord:
 class Index:
     root: Path
     records: list[FrameRecord]
+    face_detector: str | None = None  # the detector its crops came from (`caddm-train prepare --detector`); None: unrecorded
 
     @property
     def path(self) -> Path:
@@ -127,7 +128,8 @@ def load_index(path: str | os.PathLike) -> Index:
                 raise ValueError(f"record {r.id} has label {r.label!r}")
     except (KeyError, TypeError, ValueError) as e:
         raise DatasetError(p, f"has a malformed record ({e})") from None
-    return Index(p.parent, records)
+    detector = data.get("face_detector")
+    return Index(p.parent, records, detector if isinstance(detector, str) else None)
 
 
 def write_index(root: str | os.PathLike, records: list[FrameRecord], **extra) -> Path:

@@ -419,6 +419,7 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
     loader = torch.utils.data.DataLoader(dataset, batch_size=loader_batch, sampler=sampler, drop_last=True,
                                          num_workers=cfg.workers, pin_memory=device.type == "cuda")
     data_meta = {"train_index": str(index.path), "train_index_sha256": sha256_file(index.path),
+                 "face_detector": index.face_detector,
                  "train_records": len(dataset.records), "train_items": len(dataset),
                  "self_blend": dataset.self_blend, "pairs": bool(cfg.pairs), "val_index": str(val_index.path) if has_val else None}
     if dist.main:

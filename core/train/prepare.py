@@ -1,6 +1,7 @@
 """Preparing training/evaluation data: videos -> face images + 68 landmarks -> `DIR/index.json`.
 
-For each video: N evenly spaced frames (`FrameSelection("count", N)`), the largest detected face, its 68
+For each video: N evenly spaced frames (`FrameSelection("count", N)`), the largest face found by the chosen
+detector (`FaceFinder`, as analysis finds it; recorded in the index), its 68
 landmarks, and a generous cut of the frame around the face (half-side `MARGIN` x the landmarks' extent, scaled
 down so the landmarks span at most `max_face` px) saved as PNG or JPEG q95, with the landmarks and the face box in
 that image's pixels (`core.train.dataset.FrameRecord`).
@@ -32,6 +33,7 @@ import numpy as np
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, find_videos
 from .dataset import SPLITS, DatasetError, FrameRecord, write_index
+from ..faces.detector_choice import DEFAULT_DETECTOR, DETECTORS, LEGACY_DETECTOR
 from ..frames import FrameSelection
 
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
@@ -62,26 +64,32 @@ class VideoTask:
 
 
 # ------------------------------------------------------------------------------------------------ face finding
-class DlibFaceFinder:
-    """Largest dlib HOG face and its 68 landmarks: `__call__(image) -> (box xyxy, landmarks (68,2)) | None`."""
+class FaceFinder:
+    """The largest face an analysis would find in a still image, and its 68 landmarks:
+    `__call__(image) -> (box xyxy frame px, landmarks (68, 2) frame px) | None`.
 
-    def __init__(self, max_side: int = 640):
-        self.max_side = max_side
-        self._det = self._lm = None
+    `detector`: `core.faces.detector_choice.DETECTORS` (the analysis's `FacePipeline.detect_still`, retries
+    included, so training and analysis crop alike); the landmarks come from dlib's 68-point predictor on the box in
+    HOG's convention, as in analysis."""
+
+    def __init__(self, detector: str = DEFAULT_DETECTOR, max_side: int = 640):
+        if detector not in DETECTORS:
+            raise DatasetError(None, f"face detector: choose from {', '.join(DETECTORS)}, not {detector!r}")
+        self.detector, self.max_side = detector, max_side
+        self._pipeline = None
 
     def __call__(self, image: np.ndarray):
-        if self._det is None:
-            from ..faces.detect import FaceDetector
-            from ..faces.landmarks import LandmarkPredictor
-            self._det, self._lm = FaceDetector(max_side=self.max_side), LandmarkPredictor()
-        dets = self._det.detect(image)
+        if self._pipeline is None:
+            from ..faces.pipeline import DetectorSettings, FacePipeline
+            self._pipeline = FacePipeline(DetectorSettings(detector=self.detector, max_side=self.max_side))
+        dets = self._pipeline.detect_still(image)
         if not dets:
             return None
         d = max(dets, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
-        return np.asarray(d.box, np.float64), np.asarray(self._lm.predict(image, d.box), np.float64)
+        return np.asarray(d.box, np.float64), np.asarray(self._pipeline.landmarks.predict(image, d.box), np.float64)
 
-    def __getstate__(self):  # the dlib objects are made again in each worker process
-        return {"max_side": self.max_side}
+    def __getstate__(self):  # the detector objects are made again in each worker process
+        return {"detector": self.detector, "max_side": self.max_side}
 
     def __setstate__(self, state):
         self.__init__(**state)
@@ -136,7 +144,7 @@ def _encode(img: np.ndarray, fmt: str) -> bytes:
 def process_video(task: VideoTask, out: str | os.PathLike, finder: Callable | None = None) -> dict:
     """Prepare one video; returns {"key", "records" [dict], "skipped" reason | None, "frames_without_face"}."""
     out = Path(out)
-    finder = finder or DlibFaceFinder()
+    finder = finder or FaceFinder()
     ext = "jpg" if task.image_format in ("jpg", "jpeg") else "png"
     records, no_face = [], 0
     try:
@@ -165,10 +173,10 @@ def process_video(task: VideoTask, out: str | os.PathLike, finder: Callable | No
     except Exception as e:  # noqa: BLE001 - an unreadable video is reported, not fatal
         msg = getattr(e, "problem", None) or f"{type(e).__name__}: {e}"
         return {"key": task.key, "path": task.path, "records": [], "skipped": f"unreadable ({msg})",
-                "frames_without_face": no_face}
+                "frames_without_face": no_face, "detector": getattr(finder, "detector", None)}
     skipped = None if records else "no face found"
     return {"key": task.key, "path": task.path, "records": records, "skipped": skipped,
-            "frames_without_face": no_face}
+            "frames_without_face": no_face, "detector": getattr(finder, "detector", None)}
 
 
 def _worker(args):
@@ -258,9 +266,14 @@ def run_tasks(tasks: list[VideoTask], out: str | os.PathLike, workers: int = 1, 
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
         raise DatasetError(out, f"two inputs map to the same video key {dup!r}")
+    finder = finder or FaceFinder()
+    wanted = getattr(finder, "detector", None)
+    before = prepared_detectors(out)
+    if wanted is not None and before - {wanted}:
+        raise DatasetError(out, f"was prepared with the {', '.join(sorted(before))} face detector; prepare into a new "
+                                f"folder, or with --detector {sorted(before)[0]} (one index, one detector's crops)")
     todo = [t for t in pair_frame_indices(tasks) if not (out / "videos" / f"{t.stem}.json").exists()]
     bar = Progress(len(todo), stream=stream) if progress and todo else None
-    finder = finder or DlibFaceFinder()
     if workers <= 1 or len(todo) <= 1:
         for t in todo:
             r = _worker((t, str(out), finder))
@@ -278,15 +291,31 @@ def run_tasks(tasks: list[VideoTask], out: str | os.PathLike, workers: int = 1, 
     return summary
 
 
-def build_index(out: str | os.PathLike) -> dict:
-    """Rebuild DIR/index.json from DIR/videos/*.json; pair fakes with their source frames when present."""
-    out = Path(out)
+def _video_results(out: Path) -> list[dict]:
     results = []
     for p in sorted((out / "videos").glob("*.json")):
         try:
             results.append(json.loads(p.read_text(encoding="utf-8")))
         except ValueError:
             continue  # a damaged result file: that video is prepared again next time once removed
+    return results
+
+
+def _detector_of(result: dict) -> str:
+    """The face detector a video's result was prepared with (results made before the choice existed: HOG)."""
+    return result.get("detector") or LEGACY_DETECTOR
+
+
+def prepared_detectors(out: str | os.PathLike) -> set[str]:
+    """The face detectors the videos already prepared in DIR were prepared with (empty for a new DIR)."""
+    return {_detector_of(r) for r in _video_results(Path(out))}
+
+
+def build_index(out: str | os.PathLike) -> dict:
+    """Rebuild DIR/index.json from DIR/videos/*.json; pair fakes with their source frames when present. The index
+    records the face detector its crops came from (`face_detector`; "mixed" if folders were merged by hand)."""
+    out = Path(out)
+    results = _video_results(out)
     records = [FrameRecord.from_dict(r) for res in results for r in res["records"]]
     ids = {r.id for r in records}
     unpaired = 0
@@ -295,9 +324,12 @@ def build_index(out: str | os.PathLike) -> dict:
             r.source, unpaired = None, unpaired + 1
     skipped = {res["key"]: res["skipped"] for res in results if res.get("skipped")}
     atomic_write_text(out / "skipped.json", json.dumps(skipped, indent=1, sort_keys=True))
-    path = write_index(out, records)
+    detectors = sorted({_detector_of(r) for r in results})
+    detector = detectors[0] if len(detectors) == 1 else "mixed" if detectors else None
+    path = write_index(out, records, face_detector=detector)
     counts = {s: sum(r.split == s for r in records) for s in SPLITS}
     return {"index": str(path), "records": len(records), "skipped": skipped, "fakes_without_source": unpaired,
+            "face_detector": detector,
             "by_split": counts, "real": sum(r.label == 0 for r in records), "fake": sum(r.label == 1 for r in records)}
 
 

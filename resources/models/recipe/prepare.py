@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from core.evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: E402
-from core.train.prepare import VideoTask, run_tasks, seeded_split  # noqa: E402
+from core.faces.detector_choice import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
+from core.train.prepare import FaceFinder, VideoTask, run_tasks, seeded_split  # noqa: E402
 
 VAL_IDS = {"585", "599", "672", "720"}  # FF++ official VAL split
 FFPP_C40_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
@@ -97,10 +98,12 @@ def main() -> None:
     ap.add_argument("--train-frames", type=int, default=64)
     ap.add_argument("--val-frames", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--detector", choices=DETECTORS, default=DEFAULT_DETECTOR,
+                    help="face detector (as in caddm-analyze; recorded in the index)")
     args = ap.parse_args()
     tasks = build_tasks(Path(args.shared), args.train_frames, args.val_frames)
-    summary = run_tasks(tasks, args.out, workers=args.workers)
-    print(json.dumps({k: summary[k] for k in ("records", "by_split", "real", "fake", "fakes_without_source")}))
+    summary = run_tasks(tasks, args.out, workers=args.workers, finder=FaceFinder(args.detector))
+    print(json.dumps({k: summary[k] for k in ("records", "by_split", "real", "fake", "fakes_without_source", "face_detector")}))
     if summary["skipped"]:
         print("skipped:", json.dumps(summary["skipped"], indent=1))
 
