@@ -1,9 +1,9 @@
 """End-to-end analysis speed: frames/s and time per stage, ours vs the naive loop, on real clips, all frames.
 
     .venv/bin/python bench/analyze_bench.py [--clips s32.mp4,dflive_Twitch1.mp4] [--backbone resnet34]
-                                            [--naive-frames 60] [--model PATH]
+                                            [--naive-frames 60] [--model PATH] [--detectors retinaface,hog]
 
-Ours: `core.analysis.analyze_video` (decode + face preparation in a producer thread, detection on a downscaled copy
+Ours: `core.analysis.analyze_video` once per face detector of --detectors, same clip (decode + face preparation in a producer thread, detection on a downscaled copy
 every few frames with landmark following in between, batched model: ONNX Runtime lanes on the CPU, one
 single-threaded batch per thread, or torch with channels_last). Its "model" stage seconds are summed over the lanes.
 Naive: per frame, full-resolution dlib HOG with upsample 1, landmarks, align, model at batch 1 (NCHW), one thread
@@ -34,6 +34,7 @@ from core.checkpoints import load_model  # noqa: E402
 from core.faces.align import AlignParams, align_face  # noqa: E402
 from core.faces.detect import FaceDetector  # noqa: E402
 from core.faces.landmarks import LandmarkPredictor  # noqa: E402
+from core.faces.pipeline import DetectorSettings  # noqa: E402
 from core.frames import FrameSelection  # noqa: E402
 from core.inference import Predictor  # noqa: E402
 from core.model import CADDM, ModelConfig  # noqa: E402
@@ -80,6 +81,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--runtime", default="auto", choices=RUNTIME_CHOICES, help="what runs the model in ours (the "
                     "naive loop always runs torch)")
+    ap.add_argument("--detectors", default="retinaface,hog",
+                    help="face detectors ours runs with, each on every clip (core.faces.detector_choice.DETECTORS)")
     ap.add_argument("--identity", action="store_true",
                     help="also compute identity descriptors (the analysis default; off here to compare with the "
                          "naive loop, which has none: bench/identity_bench.py --time measures their cost)")
@@ -98,14 +101,24 @@ def main() -> None:
         info = probe_video(path)
         print(f"\n== {clip}: {info.width}x{info.height}, {info.frame_count} frames, {info.fps:.2f} fps")
         predictor = Predictor(model, device="auto", batch_size=args.batch_size, runtime=args.runtime)
-        options = AnalysisOptions(frames=FrameSelection("all"), torch_threads=args.torch_threads,
-                                  batch_size=args.batch_size, identity=args.identity)
-        result = analyze_video(path, predictor, options, info=info)
-        t = result.timings
-        fps = len(result.frames) / t["total"]
-        print(f"ours ({predictor.runtime}): {len(result.frames)} frames in {t['total']:.1f} s = {fps:.1f} frames/s; faces "
-              f"{sum(len(f.faces) for f in result.frames)}")
-        print("       stage seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items() if k != "total"))
+        by_detector, results = {}, {}
+        for detector in args.detectors.split(","):
+            options = AnalysisOptions(frames=FrameSelection("all"), torch_threads=args.torch_threads,
+                                      batch_size=args.batch_size, identity=args.identity,
+                                      detector=DetectorSettings(detector=detector))
+            result = analyze_video(path, predictor, options, info=info)
+            t = result.timings
+            fps = len(result.frames) / t["total"]
+            by_detector[detector], results[detector] = fps, result
+            print(f"ours ({predictor.runtime}, {detector}): {len(result.frames)} frames in {t['total']:.1f} s = "
+                  f"{fps:.1f} frames/s; faces {sum(len(f.faces) for f in result.frames)}, frames with a face "
+                  f"{sum(bool(f.faces) for f in result.frames)}")
+            print("       stage seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items() if k != "total"))
+        first, *rest = by_detector
+        if rest:
+            print("       throughput vs " + first + ": " + ", ".join(
+                f"{d} {by_detector[d] / by_detector[first]:.2f}x" for d in rest))
+        result, fps = results[first], by_detector[first]  # the naive loop is compared with the first detector's run
         n = min(args.naive_frames, info.frame_count)
         faces, frames, seconds, stages = naive(path, model, n)
         nfps = frames / seconds
