@@ -143,3 +143,18 @@ def test_ffpp_pairs_match_each_fake_with_the_original_of_its_scene():
     assert g["FF++ c40 FaceSwap"] == (["ffpp_c40/FaceSwap/585_599", "ffpp_c40/FaceSwap/599_585"],
                                       ["dfd/actors/01", "ffpp_c40/original/585"])
     assert "photos/real/a" not in g["all fakes vs all real videos"][1]
+
+
+def test_the_recipe_campaign_configs_load():
+    """Every campaign config of the model recipe (round 3 and its comparisons) parses into a training config."""
+    from pathlib import Path
+
+    from core.train.campaign import load_campaign_config
+    from core.train.fit import build_config
+
+    recipe = Path(__file__).parents[1] / "resources" / "models" / "recipe"
+    paths = [recipe / "campaign_lite0.yaml", *sorted((recipe / "compare").glob("*.yaml"))]
+    assert len(paths) == 5
+    train = {p.stem: build_config({**load_campaign_config(p).train, "out": "x"}, p) for p in paths}
+    assert list(train["sbi_only"].pair_kinds) == ["sbi"] and train["lite2_imagenet"].backbone == "efficientnet-lite2"
+    assert not train["adm_off"].adm and train["campaign_lite0"].adm
