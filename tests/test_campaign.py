@@ -153,8 +153,9 @@ def test_the_recipe_campaign_configs_load():
     from core.train.fit import build_config
 
     recipe = Path(__file__).parents[1] / "resources" / "models" / "recipe"
-    paths = [recipe / "campaign_lite0.yaml", *sorted((recipe / "compare").glob("*.yaml"))]
-    assert len(paths) == 5
+    paths = [*sorted(recipe.glob("campaign_*.yaml")), *sorted((recipe / "compare").glob("*.yaml"))]
+    assert len(paths) == 6
     train = {p.stem: build_config({**load_campaign_config(p).train, "out": "x"}, p) for p in paths}
     assert list(train["sbi_only"].pair_kinds) == ["sbi"] and train["lite2_imagenet"].backbone == "efficientnet-lite2"
     assert not train["adm_off"].adm and train["campaign_lite0"].adm
+    assert train["campaign_sbi_retinaface"].train_index.endswith("idx_retinaface")
