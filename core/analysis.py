@@ -132,7 +132,7 @@ def _face_result(face: PreparedFace, prediction, landmarks: str) -> FaceResult:
                      for a, c, b in zip(prediction.artifacts, corners, boxes)]
     return FaceResult(track=face.track, box=face.box, det_score=None if np.isnan(face.det_score) else face.det_score,
                       score=prediction.prob, landmarks=keep_landmarks(face.landmarks, landmarks), artifacts=artifacts,
-                      descriptor=face.descriptor)
+                      descriptor=face.descriptor, aligned_from=None if face.aligned_from == "68" else face.aligned_from)
 
 
 def analyze_video(path, predictor: Predictor, options: AnalysisOptions = AnalysisOptions(),

@@ -134,7 +134,9 @@ class FaceResult:
     """One face in one frame: track id, face box (xyxy frame px), detector score (None when the face was followed
     by its landmarks between two detector runs), P(fake), landmarks ((68, 2) or (5, 2) frame px, or None when not
     kept), the artifact boxes, its identity descriptor ((128,) float32, None when identity was off or this frame was not
-    described) and its distance to the nearest reference descriptor (None without a reference)."""
+    described), its distance to the nearest reference descriptor (None without a reference) and, when the crop was not
+    aligned from the landmarks' five points, the points it was aligned from (`aligned_from`, e.g. "retinaface 5
+    points": the 68-point fit disagreed with the detector's own points, `core.faces.pipeline.FIVE_POINT_DISAGREEMENT`)."""
 
     track: int
     box: tuple[float, float, float, float]
@@ -144,6 +146,7 @@ class FaceResult:
     artifacts: list[Artifact] = field(default_factory=list)
     descriptor: np.ndarray | None = None
     identity_distance: float | None = None
+    aligned_from: str | None = None  # None: the crop was aligned from the landmarks; else the points it came from
 
     def __post_init__(self):
         self.track = int(self.track)
@@ -166,7 +169,8 @@ class FaceResult:
                 "landmarks": None if self.landmarks is None else [list(p) for p in self.landmarks],
                 "artifacts": [a.to_dict() for a in self.artifacts],
                 "descriptor": None if self.descriptor is None else descriptor_to_text(self.descriptor),
-                "identity_distance": self.identity_distance}
+                "identity_distance": self.identity_distance,
+                **({"aligned_from": self.aligned_from} if self.aligned_from else {})}
 
     def artifacts_at(self, threshold: float) -> list["Artifact"]:
         """The artifact boxes to show at `threshold`: all of them when the face scores at or above it, none below.
@@ -179,7 +183,8 @@ class FaceResult:
     def from_dict(cls, d: dict) -> "FaceResult":
         return cls(track=d["track"], box=d["box"], det_score=d["det_score"], score=d["score"],
                    landmarks=d.get("landmarks"), artifacts=[Artifact.from_dict(a) for a in d.get("artifacts", [])],
-                   descriptor=d.get("descriptor"), identity_distance=d.get("identity_distance"))
+                   descriptor=d.get("descriptor"), identity_distance=d.get("identity_distance"),
+                   aligned_from=d.get("aligned_from") if isinstance(d.get("aligned_from"), str) else None)
 
 
 @dataclass

@@ -87,3 +87,33 @@ def test_a_dark_frame_still_gives_a_face(frame):
     dark = np.clip(frame.astype(np.float32) * 0.12, 0, 255).astype(np.uint8)
     dark = cv2.GaussianBlur(dark, (3, 3), 0)
     assert FacePipeline(replace(DetectorSettings(), detector="retinaface")).detect_still(dark)
+
+
+def test_a_face_whose_68_point_fit_strays_is_aligned_from_retinafaces_points(frame, monkeypatch):
+    """Where the 68-point fit puts its five points far from RetinaFace's own (as on turned heads), the crop is aligned
+    from RetinaFace's points and the face says so; otherwise from the landmarks, as the authors align."""
+    from core.faces.align import align_face
+    from core.faces.pipeline import FIVE_POINT_DISAGREEMENT, points_disagreement
+    from core.results import FaceResult
+
+    pipe = FacePipeline(DetectorSettings())
+    (face,) = pipe.process(0, frame)
+    (det,) = pipe.detect_still(frame)
+    assert face.aligned_from == "68"
+    assert points_disagreement(face.landmarks, det.points, det.box) < FIVE_POINT_DISAGREEMENT
+    predict = pipe.landmarks.predict
+
+    def stray(image, box):  # the fit slid sideways by 30% of the box
+        return predict(image, box) + np.array([0.3 * (box[2] - box[0]), 0.0])
+
+    monkeypatch.setattr(pipe.landmarks, "predict", stray)
+    pipe.reset()
+    (off,) = pipe.process(0, frame)
+    assert off.aligned_from == "retinaface 5 points"
+    expect, _ = align_face(frame, off.landmarks, points5=det.points)
+    np.testing.assert_array_equal(off.crop, expect)
+    assert not np.array_equal(off.crop, align_face(frame, off.landmarks)[0])
+    # the record: said only when it happened, and read back
+    r = FaceResult(track=0, box=(0, 0, 10, 10), det_score=0.9, score=0.5, aligned_from=off.aligned_from)
+    assert FaceResult.from_dict(json.loads(json.dumps(r.to_dict()))).aligned_from == "retinaface 5 points"
+    assert "aligned_from" not in FaceResult(track=0, box=(0, 0, 10, 10), det_score=0.9, score=0.5).to_dict()

@@ -140,9 +140,18 @@ def _stretch_matrix(mf: np.ndarray, params: AlignParams) -> np.ndarray:
     return _to3(sol.T)
 
 
-def alignment_matrix(landmarks68: np.ndarray, params: AlignParams = AlignParams()) -> np.ndarray:
-    """(68, 2) landmarks in frame pixels -> (2, 3) float64 affine mapping frame pixels to crop pixels."""
-    pts = five_points(landmarks68, truncate_eyes=True)
+def alignment_matrix(landmarks68: np.ndarray, params: AlignParams = AlignParams(),
+                     points5: np.ndarray | None = None) -> np.ndarray:
+    """(68, 2) landmarks in frame pixels -> (2, 3) float64 affine mapping frame pixels to crop pixels.
+    `points5`: (5, 2) frame px in `five_points`' order (a detector's own points, e.g. RetinaFace's) to align from
+    instead of the landmarks' five (eye centres truncated alike)."""
+    if points5 is None:
+        pts = five_points(landmarks68, truncate_eyes=True)
+    else:
+        pts = np.array(points5, dtype=np.float64)
+        if pts.shape != (5, 2):
+            raise ValueError(f"points5 must have shape (5, 2), not {pts.shape}")
+        pts[:2] = np.trunc(pts[:2])
     mf = mean_face(params)
     m1 = _to3(_similarity_lstsq(pts, mf))
     c = params.canvas / 2.0
@@ -151,13 +160,13 @@ def alignment_matrix(landmarks68: np.ndarray, params: AlignParams = AlignParams(
     return (m3 @ m2 @ m1)[:2].copy()
 
 
-def align_face(image_bgr: np.ndarray, landmarks68: np.ndarray,
-               params: AlignParams = AlignParams()) -> tuple[np.ndarray, np.ndarray]:
+def align_face(image_bgr: np.ndarray, landmarks68: np.ndarray, params: AlignParams = AlignParams(),
+               points5: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Warp a frame (H, W, 3) uint8 BGR to the aligned crop. Returns (crop (canvas, canvas, 3) uint8, M (2, 3)).
 
-    Bilinear interpolation, black outside the frame (as the authors' warp).
+    Bilinear interpolation, black outside the frame (as the authors' warp). `points5`: see `alignment_matrix`.
     """
-    m = alignment_matrix(landmarks68, params)
+    m = alignment_matrix(landmarks68, params, points5)
     crop = cv2.warpAffine(image_bgr, m, (params.canvas, params.canvas), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return crop, m

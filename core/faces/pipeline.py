@@ -102,6 +102,7 @@ class PreparedFace:
     crop: np.ndarray  # (224, 224, 3) BGR uint8
     matrix: np.ndarray  # (2, 3) frame px -> crop px
     descriptor: np.ndarray | None = None  # (128,) float32 identity descriptor, None when not described
+    aligned_from: str = "68"  # "68": the landmarks' five points; "retinaface 5 points": the detector's (see below)
 
 
 @dataclass
@@ -124,6 +125,23 @@ def _landmark_box(landmarks: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     x1, y1 = landmarks.max(axis=0)
     w, h = x1 - x0, y1 - y0
     return np.array([x0 + ratio[0] * w, y0 + ratio[1] * h, x1 + ratio[2] * w, y1 + ratio[3] * h])
+
+
+#: On a detection frame, a face whose 68-point fit puts its five points (eyes, nose, mouth corners) further than this
+#: from the detector's own five (mean distance, in widths of the face box) is aligned from the detector's points:
+#: on turned heads dlib's predictor spreads the points as on a frontal face, where RetinaFace keeps them on the
+#: visible side (checked by eye; on 286 faces of the shared clips and dark photos, median 0.022, 7 over 0.1, all
+#: but one of them profiles: docs/DETECTION.md). The 68 points stay the face's landmarks (kept, and followed).
+FIVE_POINT_DISAGREEMENT = 0.1
+
+
+def points_disagreement(landmarks68: np.ndarray, points5, box) -> float:
+    """Mean distance between the 68 landmarks' five points and a detector's (5, 2) points, in widths of the xyxy
+    `box` (frame px)."""
+    from .align import five_points
+
+    d = np.linalg.norm(five_points(landmarks68) - np.asarray(points5, np.float64), axis=1).mean()
+    return float(d / max(float(box[2] - box[0]), 1.0))
 
 
 #: A HOG box around 68 landmarks, in `_landmark_box`'s ratio units: the median over dlib's 43 labelled faces of HOG's
@@ -272,22 +290,28 @@ class FacePipeline:
             dets = self._detect(index, image)
             boxes = [np.asarray(d.box, dtype=np.float64) for d in dets]
             scores = [float(d.score) for d in dets]
+            points = [d.points for d in dets]
             self._last_detection = index
             self.times.detections += 1
         else:  # follow each live track from its previous landmarks
             boxes = [_landmark_box(f.landmarks, f.ratio) for f in self._followed.values()]
             scores = [float("nan")] * len(boxes)
+            points = [None] * len(boxes)
         t1 = time.perf_counter()
         self.times.detect += t1 - t0
 
         ids = self.tracker.update(index, np.array(boxes).reshape(-1, 4))
         faces: list[PreparedFace] = []
         followed: dict[int, _Followed] = {}
-        for track, box, score in zip(ids, boxes, scores):
+        for track, box, score, pts in zip(ids, boxes, scores, points):
             ta = time.perf_counter()
             lm = self.landmarks.predict(image, box)
             tb = time.perf_counter()
-            crop, matrix = align_face(image, lm, self.align_params)
+            if pts is not None and points_disagreement(lm, pts, box) > FIVE_POINT_DISAGREEMENT:
+                pts5, aligned_from = pts, f"{self.settings.detector} 5 points"
+            else:
+                pts5, aligned_from = None, "68"
+            crop, matrix = align_face(image, lm, self.align_params, pts5)
             tc = time.perf_counter()
             descriptor = self._describe(track, image, lm)
             self.times.landmarks += tb - ta
@@ -299,6 +323,6 @@ class FacePipeline:
             else:  # HOG's own box, for HOG (the results made before RetinaFace); HOG's convention for the others
                 ratio = _box_ratio(box, lm) if self.settings.detector == "hog" else HOG_BOX_RATIO
             followed[track] = _Followed(lm, ratio, index)
-            faces.append(PreparedFace(track, box, score, lm, crop, matrix, descriptor))
+            faces.append(PreparedFace(track, box, score, lm, crop, matrix, descriptor, aligned_from))
         self._followed = followed
         return faces
