@@ -1,5 +1,5 @@
 """The case file in the window (docs/CASES.md): the **Case** tab (header with the audit check, evidence items with
-their latest verdict and review, Add videos...), the New case dialog and the dialog that offers a cached review for
+their latest artifact-model result and review, Add videos...), the New case dialog and the dialog that offers a cached review for
 import. Views only: what they do goes through `commands.cases` (caddm_gui/case_commands.py)."""
 from __future__ import annotations
 
@@ -13,19 +13,19 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayo
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from core.case import ReviewOffer, login_name
+from core.findings import ARTIFACT_VERDICT_WORDS, LEVEL_COLOURS
 from core.formatting import fmt_score
 
 from .commands import VIDEO_FILTER
 from .state import AppState
-from .verdict_panel import VERDICT_STYLE
 
-COLUMNS = ("#", "File", "Verdict", "Score", "Analyses", "Flags", "Notes")
+COLUMNS = ("#", "File", "Artifact model", "Score", "Analyses", "Flags", "Notes")
 READ_ONLY_STYLE = "QLabel { background: #8a5a00; color: #ffffff; border-radius: 3px; padding: 1px 6px; }"
 
 
 class CasePanel(QWidget):
     """The open case: id, file, analyst, audit log (entries, chain verified yes / NO), read-only label; one row per
-    evidence item (number, file, latest verdict and video score, analyses, flagged frames, notes), the open video's
+    evidence item (number, file, latest artifact-model result and video score, analyses, flagged frames, notes), the open video's
     row in bold. Double-click a row to open that video."""
 
     def __init__(self, state: AppState, commands, parent=None):
@@ -163,7 +163,7 @@ class CasePanel(QWidget):
         current = self.state.case_item
         self.items.clear()
         for it, last, n, review in rows:
-            verdict = "not analysed" if last is None else last.verdict.upper()
+            verdict = "not analysed" if last is None else ARTIFACT_VERDICT_WORDS[last.verdict][0]
             score = "" if last is None else fmt_score(last.video_score, "n/a")
             flags = len(review.flags) + len(review.track_flags)
             notes = len(review.notes) + len(review.track_notes)
@@ -177,11 +177,11 @@ class CasePanel(QWidget):
                 tip += f"\nface tracks: {len(review.track_flags)} flagged, {len(review.track_notes)} noted"
             for col in range(len(COLUMNS)):
                 row.setToolTip(col, tip)
-                if COLUMNS[col] not in ("File", "Verdict"):
+                if COLUMNS[col] not in ("File", "Artifact model"):
                     row.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if last is not None:
-                _, fg, bg = VERDICT_STYLE.get(last.verdict, VERDICT_STYLE[None])
-                row.setForeground(2, QColor(bg).lighter(150))
+                strong, _ = LEVEL_COLOURS[ARTIFACT_VERDICT_WORDS[last.verdict][1]]
+                row.setForeground(2, QColor(strong).lighter(150))
             if it.item == current:
                 f = row.font(0)
                 f.setBold(True)

@@ -109,7 +109,7 @@ class Commands(QObject):
         return text
 
     def configured_model(self) -> str:
-        """The model the next analysis uses, as the verdict panel names it before one has run."""
+        """The model the next analysis uses, as the findings panel names it before one has run."""
         if self.prefs.model_path:
             return os.path.basename(self.prefs.model_path)
         try:
@@ -290,8 +290,8 @@ class Commands(QObject):
             s.warning(f"Analysis cancelled: {len(result.frames)} frames scored are shown (not cached, report marked "
                       f"incomplete).")
         elif sm.frames_with_faces == 0:
-            s.warning(f"No face was found in the {sm.frames_analysed} analysed frames: no verdict. Try analysing "
-                      f"more frames (Settings > Frames).")
+            s.warning(f"No face was found in the {sm.frames_analysed} analysed frames: no score, inconclusive. Try "
+                      f"more frames (Settings > Frames) or another face detector.")
         else:
             s.info_msg(f"{'Loaded cached analysis' if cached else 'Analysis done'}: {len(result.frames)} frames, "
                        f"{sm.frames_with_faces} with a face.")

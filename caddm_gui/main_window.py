@@ -1,4 +1,4 @@
-"""The main window: frame view with the transport bar and the timeline on the left; verdict, review of the current
+"""The main window: frame view with the transport bar and the timeline on the left; findings, review of the current
 frame and the frames table / evidence / reference tabs on the right; menus, toolbar, a message bar for problems and
 a status bar with the analysis progress and the compute device. It only wires views to `AppState` and actions to
 `Commands`."""
@@ -28,7 +28,7 @@ from .review_panel import ReviewPanel
 from .settings_dialog import SettingsDialog
 from .state import AppState
 from .timeline import Timeline
-from .verdict_panel import VerdictPanel
+from .findings_panel import FindingsPanel
 
 MESSAGE_COLOURS = {"info": ("#dfe9f5", "#23364d"), "warning": ("#3b2f00", "#f3c341"), "error": ("#ffffff", "#a32020")}
 
@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline(s, c)
         self.table = FrameTable(s, c)
         self.evidence = EvidencePanel(s)
-        self.verdict = VerdictPanel(s)
+        self.findings = FindingsPanel(s)
         self.review = ReviewPanel(s, c)
         self.case_panel = CasePanel(s, c)
         self.reference = ReferencePanel(s, c)
@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.verdict)
+        rl.addWidget(self.findings)
         rl.addWidget(self.review)
         rl.addWidget(self.tabs, 1)
         right.setMinimumWidth(400)

@@ -37,6 +37,7 @@ from core.atomic import atomic_open
 from core.errors import CaddmError, OutputError
 from core.faces.identity import (cluster, consistency_jumps, descriptor_from_text, descriptor_to_text, distances,
                                  identity_verdict, quantise, track_consistency)
+from core.findings import Findings, result_findings
 from core.formatting import utc_now
 from core.frames import FrameSelection
 from core.evidence import VideoInfo
@@ -433,8 +434,10 @@ class Summary:
     """The video-level finding.
 
     video_score: mean of frame scores over frames with a face (None when none); max_score: max frame score;
-    share_above: fraction of scored frames with score >= threshold; verdict: "fake" when video_score >= threshold,
-    "real" below, "no face" when no frame had a face.
+    share_above: fraction of scored frames with score >= threshold; verdict: the artifact model's line alone, kept
+    from the first schema: "fake" when video_score >= threshold, "real" below (meaning "no artifact finding", not
+    that the video is authentic), "no face" when no frame had a face. The headline over all the evidence is
+    `core.findings` (the result JSON's "findings").
     """
 
     video_score: float | None
@@ -720,6 +723,10 @@ class AnalysisResult:
         return replace(self, frames=frames, tracks=track_summaries(frames, self.settings.threshold),
                        reference=reference, identities=None)
 
+    def findings(self) -> "Findings":
+        """The headline over all the evidence (`core.findings`); derived: written to the JSON, recomputed on load."""
+        return result_findings(self)
+
     def frame(self, index: int) -> FrameResult | None:
         """The analysed frame with this index, or None."""
         for f in self.frames:
@@ -743,6 +750,7 @@ class AnalysisResult:
             "summary": self.summary.to_dict(),
             "tracks": [t.to_dict() for t in self.tracks],
             "identities": [c.to_dict() for c in self.identities],
+            "findings": self.findings().to_dict(),
             "timings": dict(self.timings),
             "review": self.review.to_dict(),
             "frames": [f.to_dict() for f in self.frames],

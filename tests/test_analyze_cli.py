@@ -43,8 +43,10 @@ def test_reports_verdict_and_cache(capsys, tmp_path, face_clip, tiny_model_path,
     files = {p.name for p in (out / "face_clip").iterdir()}
     assert files == {"report.json", "frames.csv", "report.html", "report.pdf"}
     line = stdout.strip().splitlines()[-1]
-    assert str(face_clip) in line and ("REAL" in line or "FAKE" in line) and "4/4 frames" in line
     report = json.loads((out / "face_clip" / "report.json").read_text())
+    assert str(face_clip) in line and "4/4 frames" in line and "REAL" not in line and "FAKE" not in line
+    assert line.startswith(report["findings"]["headline"] + "  ")       # the headline over all the evidence
+    assert "artifact " + report["findings"]["evidence"][0]["status"] in line and "identity not run" in line
     assert report["case"]["case_id"] == "C-1" and report["summary"]["threshold"] == 0.5
     assert len(list(cache_dir.rglob("*.json"))) == 1
     # second run: served from the cache, same scores, new threshold applied

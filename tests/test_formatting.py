@@ -34,7 +34,7 @@ def test_app_and_reports_use_it():
     import caddm_gui.frame_table
     import caddm_gui.main_window
     import caddm_gui.review_panel
-    import caddm_gui.verdict_panel
+    import caddm_gui.findings_panel
     import core.formatting as F
     import core.reports.content
     import core.reports.html_report
@@ -43,6 +43,6 @@ def test_app_and_reports_use_it():
     for mod in (caddm_gui.frame_table, caddm_gui.main_window, caddm_gui.review_panel, caddm_gui.evidence_panel,
                 core.reports.content, core.reports.html_report, core.reports.pdf_report):
         assert mod.fmt_time is F.fmt_time, mod.__name__
-    for mod in (caddm_gui.frame_table, caddm_gui.verdict_panel, core.reports.content, core.reports.html_report):
+    for mod in (caddm_gui.frame_table, caddm_gui.findings_panel, core.reports.content, core.reports.html_report):
         assert mod.fmt_score is F.fmt_score, mod.__name__
     assert caddm_gui.evidence_panel.fmt_size is core.reports.content.fmt_size is F.fmt_size

@@ -13,6 +13,7 @@ import sqlite3
 import pytest
 
 from core.case import Case
+from core.findings import ARTIFACT_VERDICT_WORDS
 from gui_fixtures import show_window, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
     tiny_model, write_clip  # noqa: F401
 
@@ -378,10 +379,11 @@ def test_window_menu_new_case_panel_and_double_click(qtbot, win, clip, second, t
     cmds.set_note(state.frames[2].index, "")
     qtbot.waitUntil(lambda: panel.row_for_item(2).text(5) == "1", timeout=5000)
     row = panel.row_for_item(2)
-    assert row.text(2) == result.summary.verdict.upper() and row.text(4) == "1" and row.text(6) == "2"
+    assert row.text(2) == ARTIFACT_VERDICT_WORDS[result.summary.verdict][0] and row.text(4) == "1"
+    assert row.text(6) == "2" and row.text(2) != "REAL"
     assert row.font(0).bold() and not panel.row_for_item(1).font(0).bold()
     assert "chain verified: yes" in panel.values["Audit log"].text()
-    assert "case analysis" in win.verdict.detail.text()
+    assert "case analysis" in win.findings.detail.text()
 
     # the recent cases menu, then closing
     win._fill_recent()

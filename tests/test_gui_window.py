@@ -35,9 +35,9 @@ def test_analysis_fills_timeline_and_table_and_seeks(qtbot, win, clip):
     qtbot.waitUntil(lambda: bool(win.timeline.curves), timeout=2000)
     xs = sorted(set().union(*(set(c.getData()[0].tolist()) for c in win.timeline.curves.values())))
     assert set(xs) <= {f.index for f in state.frames}
-    assert win.verdict.verdict_text() in ("FAKE", "REAL", "NO FACE")
+    assert win.findings.headline_text() == state.result.findings().headline   # the app shows core's findings
     runtime = state.result.settings.runtime      # what ran the model, beside the device
-    assert runtime and win.verdict.values["Device"].text() == f"cpu ({runtime})"
+    assert runtime and win.findings.values["Device"].text() == f"cpu ({runtime})"
     assert runtime.split("; face descriptors: ")[0] in win.device_label.text()   # the status bar: the model's
     # click on the timeline seeks to that frame
     click_timeline_at_frame(qtbot, win, 15)
@@ -68,17 +68,19 @@ def test_analysis_fills_timeline_and_table_and_seeks(qtbot, win, clip):
     assert hints == [[state.frames[3].index, state.frames[2].index]]
 
 
-def test_threshold_line_changes_verdict(qtbot, win, clip):
+def test_threshold_line_changes_the_headline(qtbot, win, clip):
     state, cmds = win.state, win.commands
     open_and_wait(qtbot, cmds, clip)
     analyse_and_wait(qtbot, cmds)
     video = state.summary().video_score
     win.timeline.threshold.setValue(max(0.0, video - 0.01))   # what a drag of the line does
     assert abs(state.threshold - round(max(0.0, video - 0.01), 3)) < 1e-9
-    assert win.verdict.verdict_text() == "FAKE"
+    assert win.findings.headline_text().startswith("MANIPULATION SUSPECTED")
+    assert win.findings.rows["artifact"][1].text() == "finding"
     win.timeline.threshold.setValue(min(1.0, video + 0.01))
-    assert win.verdict.verdict_text() == "REAL"
-    assert win.verdict.values["Threshold"].text() == f"{state.threshold:.3f}"
+    assert "MANIPULATION" not in win.findings.headline_text() and "REAL" not in win.findings.headline_text()
+    assert win.findings.rows["artifact"][1].text() == "clear"
+    assert win.findings.values["Threshold"].text() == f"{state.threshold:.3f}"
     # the threshold set elsewhere moves the line
     cmds.set_threshold(0.25)
     assert abs(win.timeline.threshold.value() - 0.25) < 1e-9

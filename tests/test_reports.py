@@ -48,7 +48,8 @@ def test_write_all_formats(tmp_path):
     html = out["html"].read_text()
     assert html.startswith("<!DOCTYPE html>")
     assert VIDEO_SHA in html and r.model.sha256 in html
-    assert ">FAKE<" in html and "0.500" in html
+    assert ">MANIPULATION SUSPECTED<" in html and "0.500" in html and ">FAKE<" not in html
+    assert "<th>Line of evidence</th>" in html and "Identity vs reference" in html
     assert "data:image/png;base64," in html
     assert html.count("data:image/png;base64,") >= 1 + 5 * 2  # timeline + frames (one image missing) + close-ups
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -82,7 +83,7 @@ def test_no_face_and_incomplete(tmp_path):
     assert r.summary.verdict == "no face"
     data = render_reports(r, ("html", "pdf", "csv"), frame_source=frame_source)
     html = data["html"].decode()
-    assert "NO FACE" in html and "INCOMPLETE ANALYSIS" in html
+    assert ">INCONCLUSIVE<" in html and "no face: no score" in html and "INCOMPLETE ANALYSIS" in html
     assert data["pdf"].startswith(b"%PDF")
     assert len(data["csv"].decode().strip().splitlines()) == 4
 

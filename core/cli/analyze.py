@@ -148,13 +148,17 @@ class ProgressBar:
         self.last = now
 
 
-def verdict_line(result, report_dir: Path) -> str:
-    s = result.summary
+def headline_line(result, report_dir: Path) -> str:
+    """One line per video: the findings' headline (`core.findings`), the video score, the file, then each line of
+    evidence as "key status [figure]", coverage, tracks and threshold, and where the reports went."""
+    s, found = result.summary, result.findings()
     score = "  n/a" if s.video_score is None else f"{s.video_score:.3f}"
     state = "" if result.complete else " INCOMPLETE"
-    return (f"{s.verdict.upper():7s} {score}  {result.video.path}  ({s.frames_with_faces}/{s.frames_analysed} frames "
-            f"with a face, {s.n_tracks} track{'s' if s.n_tracks != 1 else ''}, threshold {s.threshold:g}){state} "
-            f"-> {report_dir}")
+    lines = "; ".join(f"{e.key} {e.status}" + ("" if e.value is None else f" {e.value:.3f}")
+                      for e in found.evidence if e.key != "coverage")
+    return (f"{found.headline}  {score}  {result.video.path}  ({lines}; {s.frames_with_faces}/{s.frames_analysed} "
+            f"frames with a face, {s.n_tracks} track{'s' if s.n_tracks != 1 else ''}, threshold {s.threshold:g})"
+            f"{state} -> {report_dir}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                 written = write_reports(result, report_dir, formats=formats, frame_source=reader.read_frame)
             if case_file:
                 case_file.record_exports(record.item, record.id, written)
-            print(verdict_line(result, report_dir), flush=True)
+            print(headline_line(result, report_dir), flush=True)
             for t in result.tracks if reference is not None else []:
                 if t.identity is not None and t.identity.verdict is not None:
                     print(f"        identity, track {t.track}: {t.identity.verdict} (median distance to the "

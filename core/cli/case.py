@@ -131,13 +131,16 @@ def _info(args) -> int:
         rows += [("Audit log", audit.summary()), ("Exports", str(len(exports)))]
         for k, v in rows:
             print(f"{k + ':':15s}{v}")
+        from core.findings import ARTIFACT_VERDICT_WORDS
+
         items = case.items()
         print(f"Evidence ({len(items)} item{'s' * (len(items) != 1)}):")
         for it in items:
             analyses = case.analyses(it.item)
             last = analyses[-1] if analyses else None
             verdict = "not analysed" if last is None else (
-                f"{last.verdict.upper()} {fmt_score(last.video_score, 'n/a')} at threshold {last.threshold:g} "
+                f"{ARTIFACT_VERDICT_WORDS[last.verdict][0]} {fmt_score(last.video_score, 'n/a')} at threshold "
+                f"{last.threshold:g} "
                 f"(analysis {last.id}, {last.model_name}{', from the cache' if last.from_cache else ''}; "
                 f"{len(analyses)} analys{'i' if len(analyses) == 1 else 'e'}s of this item)")
             print(f"  {it.item}  {it.path}")
@@ -252,7 +255,7 @@ def _export(args) -> int:
                 recorded = f"; recorded as export{'s' * (len(records) != 1)} " \
                            f"{', '.join(str(r.id) for r in records)}"
             s = result.summary
-            print(f"item {it.item} ({it.name}): {s.verdict.upper()} {fmt_score(s.video_score, 'n/a')}, analysis "
+            print(f"item {it.item} ({it.name}): {result.findings().headline} {fmt_score(s.video_score, 'n/a')}, analysis "
                   f"{rec.id} -> {folder} ({', '.join(written)}{recorded})")
     return 1 if failed else 0
 

@@ -41,20 +41,23 @@ MODEL_CARD_ROWS = (("description", "Description"), ("steps", "Training steps"), 
 
 def calibration_text(card: dict, threshold: float) -> str:
     """What the model card says about its calibrated threshold, and whether this analysis used it."""
-    from core.checkpoints import calibrated_threshold
+    from core.findings import calibration, calibration_rates, is_calibrated
 
-    t = calibrated_threshold(card)
-    if t is None:
+    cal = calibration(card)
+    if cal is None:
         return f"none in the model card; this analysis used {threshold:.3f}"
-    cal = card["calibration"]
-    rates = []
-    if isinstance(cal.get("fpr_real_videos"), (int, float)):
-        rates.append(f"{fmt_share(cal['fpr_real_videos'])} of held-out real videos scored at or above it")
-    if isinstance(cal.get("tpr_fake_videos"), (int, float)):
-        rates.append(f"{fmt_share(cal['tpr_fake_videos'])} of held-out fake videos did")
-    used = "this analysis used it" if abs(t - threshold) < 5e-4 else f"this analysis used {threshold:.3f} instead"
+    used = ("this analysis used it" if is_calibrated(card, threshold) else
+            f"this analysis used {threshold:.3f} instead")
     on = f" (on {cal['data']})" if isinstance(cal.get("data"), str) else ""
-    return f"{t:.3f}{on}: " + "; ".join(rates + [used])
+    return f"{float(cal['threshold']):.3f}{on}: " + "; ".join(calibration_rates(card) + [used])
+
+
+EVIDENCE_HEADER = ["Line of evidence", "Status", "Finding", "What the threshold means (measured)"]
+
+
+def evidence_table(findings) -> tuple[list[str], list[list[str]]]:
+    """The findings' lines of evidence as a report table (`EVIDENCE_HEADER`)."""
+    return EVIDENCE_HEADER, [[e.name, e.status, e.text, e.meaning] for e in findings.evidence]
 
 
 @dataclass
@@ -89,9 +92,11 @@ class FrameEntry:
 @dataclass
 class ReportContent:
     title: str
-    verdict: str
-    verdict_label: str
-    verdict_line: str
+    #: core.findings: the headline, its colour ("alert", "caution", "inconclusive", "none") and the sentence under it
+    headline: str
+    level: str
+    reason: str
+    evidence_table: tuple[list[str], list[list[str]]]
     explanation: list[str]
     warnings: list[str]
     case_rows: list[tuple[str, str]] | None
@@ -114,31 +119,24 @@ class ReportContent:
     generated_utc: str
 
 
-def _explanation(result: AnalysisResult) -> tuple[str, str, list[str]]:
+LIMITS = ("The artifact score is a statistical estimate from one detection model, not proof. It depends on what "
+          "the model was trained on, on video quality, compression and resolution, and on face detection; "
+          "manipulation methods the model has not seen may score low, and heavy compression can raise the score of "
+          "authentic video. The absence of a finding does not show that a video is authentic. Artifact boxes mark "
+          "where the model found blending traces; they are not a precise map of the manipulation. Weigh this "
+          "result together with other evidence and expert review.")
+
+
+def _explanation(result: AnalysisResult) -> list[str]:
+    """The paragraphs under the headline: how the video score is made (or why there is none), and the limits."""
     s = result.summary
-    thr = s.threshold
-    limits = ("The score is a statistical estimate from one detection model, not proof. It depends on what the "
-              "model was trained on, on video quality, compression and resolution, and on face detection; "
-              "manipulation methods the model has not seen may score low, and heavy compression can raise the "
-              "score of authentic video. Artifact boxes mark where the model found blending traces; they are "
-              "not a precise map of the manipulation. Weigh this result together with other evidence and "
-              "expert review.")
     if s.verdict == "no face":
-        return ("NO FACE", f"No face was found in the {s.frames_analysed} analysed frames.",
-                [f"No face was detected in any of the {s.frames_analysed} analysed frames, so the model gives no "
-                 "score. This says nothing about whether the video is authentic.", limits])
+        return [f"No face was detected in any of the {s.frames_analysed} analysed frames, so the model gives no "
+                "score. This says nothing about whether the video is authentic.", LIMITS]
     how = (f"The video score is the mean of the per-frame fake probabilities P(fake) over the "
            f"{s.frames_with_faces} analysed frames in which a face was found (a frame's score is the highest "
            f"among its faces). It ranges from 0 (looks authentic to the model) to 1 (looks manipulated).")
-    if s.verdict == "fake":
-        line = (f"Video score {s.video_score:.3f} is at or above the threshold {thr:.3f}: the model rates the "
-                "faces in this video as likely manipulated.")
-        label = "FAKE"
-    else:
-        line = (f"Video score {s.video_score:.3f} is below the threshold {thr:.3f}: the model found no "
-                "manipulation it recognises.")
-        label = "REAL"
-    return label, line, [how, limits]
+    return [how, LIMITS]
 
 
 def _thumbnail(frame_source: FrameSource | None, index: int, box) -> np.ndarray | None:
@@ -244,7 +242,8 @@ def _identity(result: AnalysisResult, frame_source: FrameSource | None = None):
 def build_content(result: AnalysisResult, frame_source: FrameSource | None = None, top_n: int = 6,
                   view_side: int = 560, closeup_side: int = 360) -> ReportContent:
     v, m, st, s = result.video, result.model, result.settings, result.summary
-    label, line, explanation = _explanation(result)
+    findings = result.findings()
+    explanation = _explanation(result)
     warnings = []
     if not result.complete:
         warnings.append(f"INCOMPLETE ANALYSIS: the run did not finish; only {len(result.frames)} frames were "
@@ -343,7 +342,8 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
             e.closeups.append(render_view(img, e.frame, thr, region, closeup_side, text_scale=0.55))
     case_id = result.case.case_id if result.case is not None and result.case.case_id else None
     title = "Deepfake analysis report" + (f" \u2014 case {case_id}" if case_id else "")
-    return ReportContent(title=title, verdict=s.verdict, verdict_label=label, verdict_line=line,
+    return ReportContent(title=title, headline=findings.headline, level=findings.level, reason=findings.reason,
+                         evidence_table=evidence_table(findings),
                          explanation=explanation, warnings=warnings, case_rows=case_rows,
                          evidence_rows=evidence_rows, model_rows=model_rows, settings_rows=settings_rows,
                          summary_rows=summary_rows, track_table=(header, rows),

@@ -7,6 +7,7 @@ from html import escape
 
 import numpy as np
 
+from core.findings import LEVEL_COLOURS
 from core.formatting import fmt_score, fmt_time
 from core.reports.content import ReportContent
 from core.reports.figures import encode_png
@@ -23,11 +24,8 @@ th{background:#eee}
 table.kv th{width:28%;font-weight:600}table.kv td{white-space:pre-wrap}
 td.mono,.mono{font-family:"DejaVu Sans Mono",Consolas,monospace;word-break:break-all}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-.verdict{border:3px solid #333;border-radius:6px;padding:14px 18px;margin:12px 0;display:flex;gap:22px;align-items:center}
-.verdict .label{font-size:40px;font-weight:800;letter-spacing:2px;min-width:170px;text-align:center}
-.verdict.fake{border-color:#c62828;background:#fdecea}.verdict.fake .label{color:#c62828}
-.verdict.real{border-color:#2e7d32;background:#edf7ee}.verdict.real .label{color:#2e7d32}
-.verdict.noface{border-color:#666;background:#f2f2f2}.verdict.noface .label{color:#555;font-size:30px}
+.verdict{border:3px solid #333;border-radius:6px;padding:12px 18px;margin:12px 0}
+.verdict .label{font-size:30px;font-weight:800;letter-spacing:1px;margin-bottom:6px}
 .verdict .line{font-size:15px;font-weight:600}
 .warn{background:#fff3cd;border:2px solid #b8860b;padding:8px 12px;font-weight:700;margin:10px 0}
 p.expl{font-size:13px;line-height:1.45;margin:6px 0}
@@ -109,7 +107,7 @@ def _frame_card(e, threshold: float) -> str:
 
 
 def render_html(c: ReportContent, timeline_png: bytes, threshold: float) -> str:
-    vclass = {"fake": "fake", "real": "real"}.get(c.verdict, "noface")
+    edge, face = LEVEL_COLOURS[c.level]
     parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
              f'<meta name="viewport" content="width=device-width,initial-scale=1">'
              f"<title>{_e(c.title)}</title><style>{CSS}</style></head><body><main>",
@@ -119,10 +117,12 @@ def render_html(c: ReportContent, timeline_png: bytes, threshold: float) -> str:
     parts += [f'<div class="warn">{_e(w)}</div>' for w in c.warnings]
     if c.case_rows:
         parts += ["<h2>Case</h2>", _kv(c.case_rows)]
-    parts += ["<h2>Finding</h2>",
-              f'<div class="verdict {vclass}"><div class="label">{_e(c.verdict_label)}</div>'
-              f'<div><div class="line">{_e(c.verdict_line)}</div>'
-              f'<div class="expl">Decision threshold: {threshold:.3f}</div></div></div>']
+    parts += ["<h2>Findings</h2>",
+              f'<div class="verdict {c.level}" style="border-color:{edge};background:{face}">'
+              f'<div class="label" style="color:{edge}">{_e(c.headline)}</div>'
+              f'<div><div class="line">{_e(c.reason)}</div>'
+              f'<div class="expl">Decision threshold: {threshold:.3f}</div></div></div>',
+              _table(*c.evidence_table, numeric_from=99)]
     parts += [f'<p class="expl">{_e(p)}</p>' for p in c.explanation]
     parts += [_kv(c.summary_rows)]
     parts += ["<h2>Evidence</h2>", _kv(c.evidence_rows)]

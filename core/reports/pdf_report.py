@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
+from core.findings import LEVEL_COLOURS
 from core.formatting import fmt_score, fmt_time
 from core.reports.content import FrameEntry, ReportContent
 from core.reports.figures import draw_timeline
@@ -28,7 +29,6 @@ PAGE_W, PAGE_H = 8.27, 11.69  # A4 portrait, inches
 LEFT, RIGHT, TOP, BOTTOM = 0.7, 0.7, 0.75, 0.8
 COL_W = PAGE_W - LEFT - RIGHT
 SANS, MONO_FAMILY = "DejaVu Sans", "DejaVu Sans Mono"
-VERDICT_COLOURS = {"fake": ("#c62828", "#fdecea"), "real": ("#2e7d32", "#edf7ee")}
 MONO_KEYS = {"SHA-256", "Checkpoint SHA-256", "File", "Checkpoint file"}
 
 _RENDERER = RendererAgg(10, 10, 72)  # 72 dpi: text widths come out in points
@@ -277,7 +277,7 @@ def render_pdf(result: AnalysisResult, c: ReportContent) -> bytes:
     case = result.case
     meta = {"Title": c.title, "Author": (case.analyst if case and case.analyst else None),
             "Subject": f"Evidence SHA-256 {result.video.sha256}", "Creator": c.about_rows[0][1],
-            "Keywords": f"deepfake; CADDM; verdict {c.verdict}",
+            "Keywords": f"deepfake; CADDM; findings {c.headline}",
             "CreationDate": datetime.strptime(c.generated_utc, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)}
     with PdfPages(buf, metadata={k: v for k, v in meta.items() if v}) as pdf:
         for fig in pages:
@@ -311,23 +311,27 @@ def pdf_pages(result: AnalysisResult, c: ReportContent) -> list[Figure]:
         flow.heading("Case")
         flow.kv(c.case_rows)
 
-    # verdict
-    flow.heading("Finding")
-    edge, face = VERDICT_COLOURS.get(c.verdict, ("#555555", "#f2f2f2"))
-    label_w = 1.9
-    lines = wrap(c.verdict_line, COL_W - label_w - 0.3, 10.5, bold=True)
-    box_h = max(0.95, len(lines) * line_h(10.5) + line_h(9) + 0.35)
+    # the headline over all the evidence (core.findings), then its lines of evidence
+    flow.heading("Findings")
+    edge, face = LEVEL_COLOURS[c.level]
+    label_size = 20 if len(c.headline) <= 28 else 15
+    heads = wrap(c.headline, COL_W - 0.3, label_size, bold=True)
+    lines = wrap(c.reason, COL_W - 0.3, 10.0, bold=True)
+    box_h = len(heads) * line_h(label_size) + len(lines) * line_h(10.0) + line_h(9) + 0.35
     flow.ensure(box_h)
     flow.rect(LEFT, flow.y, COL_W, box_h, edge=edge, face=face, lw=2.5)
-    label_size = 30 if c.verdict != "no face" else 20
-    flow.text(LEFT + label_w / 2 + 0.05, flow.y + (box_h - label_size / 72 * 1.1) / 2, c.verdict_label,
-              label_size, bold=True, colour=edge, ha="center")
-    ty = flow.y + (box_h - len(lines) * line_h(10.5) - line_h(9) - 0.05) / 2
+    ty = flow.y + 0.12
+    for ln in heads:
+        flow.text(LEFT + 0.15, ty, ln, label_size, bold=True, colour=edge)
+        ty += line_h(label_size)
+    ty += 0.04
     for ln in lines:
-        flow.text(LEFT + label_w + 0.15, ty, ln, 10.5, bold=True)
-        ty += line_h(10.5)
-    flow.text(LEFT + label_w + 0.15, ty + 0.05, f"Decision threshold: {thr:.3f}", 9, colour="#333333")
+        flow.text(LEFT + 0.15, ty, ln, 10.0, bold=True)
+        ty += line_h(10.0)
+    flow.text(LEFT + 0.15, ty + 0.03, f"Decision threshold: {thr:.3f}", 9, colour="#333333")
     flow.y += box_h + 0.12
+    widths = np.array([1.3, 0.9, 2.6, 2.6])
+    flow.table(*c.evidence_table, list(widths * COL_W / widths.sum()), size=7.8)
     for p in c.explanation:
         flow.paragraph(p, 8.8)
     flow.kv(c.summary_rows, label_w=2.6)

@@ -1,4 +1,4 @@
-"""The verdict panel while an analysis streams frames in: the summary over all frames so far is recomputed at most
+"""The findings panel while an analysis streams frames in: the summary over all frames so far is recomputed at most
 every LIVE_REFRESH_MS, not once per frame (that made an all-frames run quadratic), and at once when it ends."""
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ def test_qt_binding_keeps_its_references():
 
 def test_live_verdict_is_throttled_and_exact_at_the_end(qtbot):
     from caddm_gui.state import AppState
-    from caddm_gui.verdict_panel import LIVE_REFRESH_MS, VerdictPanel
+    from caddm_gui.findings_panel import LIVE_REFRESH_MS, FindingsPanel
     from core.results import FrameResult
 
     state = AppState()
     state.set_video("clip.mp4", 1000, 25.0, (640, 360))
-    panel = VerdictPanel(state)
+    panel = FindingsPanel(state)
     qtbot.addWidget(panel)
     calls = []
     summary = state.summary
@@ -45,14 +45,14 @@ def test_live_verdict_is_throttled_and_exact_at_the_end(qtbot):
         state.add_frame(fr)
     assert calls == []                                # 1000 frames, no summary yet: the panel waits
     qtbot.waitUntil(lambda: len(calls) == 1, timeout=5 * LIVE_REFRESH_MS)
-    assert calls == [1000] and panel.verdict_text() == "FAKE (so far)"
+    assert calls == [1000] and panel.headline_text() == "MANIPULATION SUSPECTED (so far)"
     assert panel.values["Frames"].text() == "1000 with a face / 1000 analysed / 1000"
     qtbot.wait(2 * LIVE_REFRESH_MS)
     assert calls == [1000]                            # nothing new, no recomputation
     for fr in frames[1000:]:                          # a few more frames, then the end: refreshed at once
         state.add_frame(fr)
     state.set_busy(False)
-    assert calls[-1] == 1050 and panel.verdict_text() == "FAKE"
+    assert calls[-1] == 1050 and panel.headline_text() == "MANIPULATION SUSPECTED"
     n = len(calls)
     qtbot.wait(2 * LIVE_REFRESH_MS)
     assert len(calls) == n                            # and the pending live refresh was dropped
