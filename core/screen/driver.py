@@ -33,7 +33,7 @@ CRASH_ENV = "CADDM_SCREEN_TEST_CRASH"
 class ScreenReport:
     """What a screen did: `rows` (one per input, in input order), how many videos it analysed now (`analysed`),
     found done already (`skipped`), the workers' start-up facts (`workers`: `Screener.ready()` each) and the
-    largest resident memory a worker reported (MiB)."""
+    largest resident memory a worker reported (MiB), seconds in all and to start the workers."""
 
     rows: list[dict]
     analysed: int = 0
@@ -41,6 +41,7 @@ class ScreenReport:
     workers: list[dict] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     seconds: float = 0.0
+    start_s: float = 0.0  # from creating the actors to all of them ready (process, imports, models)
 
     @property
     def errors(self) -> int:
@@ -149,8 +150,10 @@ def screen(paths: list[Path], out: Path, model, options, *, connect=None, worker
         Actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=-1,
                            max_task_retries=retries)(Screener)
         actors = [Actor.remote(model, device, options, crash) for _ in range(max(1, min(workers, len(todo))))]
+        t_actors = time.perf_counter()
         try:
             report.workers = ray.get([a.ready.remote() for a in actors])
+            report.start_s = time.perf_counter() - t_actors
         except ray.exceptions.RayError as e:
             raise ScreenError(f"the screening workers could not start: {e}") from None
         for w in report.workers:
