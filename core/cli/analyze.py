@@ -20,7 +20,7 @@ from ..device import DEVICE_CHOICES, RUNTIME_CHOICES
 from ..faces.detector_choice import DEFAULT_DETECTOR, DETECTORS
 from ..faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
 from ..errors import CaddmError, OutputError
-from ..evidence import VIDEO_EXTENSIONS, find_videos
+from ..evidence import collect_videos
 from ..reports import FORMATS
 from ..threads import configure_threads
 
@@ -87,21 +87,6 @@ def _frame_selection(args):
     if args.stride is not None:
         return FrameSelection("stride", args.stride)
     return FrameSelection("count", args.frames if args.frames is not None else 32)
-
-
-def collect_videos(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Files as given, folders expanded to the videos inside (recursively, sorted). Returns (videos, problems)."""
-    videos, problems = [], []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = find_videos(path)
-            if not found:
-                problems.append(f"{path}: folder holds no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
-            videos += found
-        else:
-            videos.append(path)  # missing or unreadable files are reported per video, with the others still run
-    return videos, problems
 
 
 def _out_dirs(videos: list[Path], out: Path) -> list[Path]:

@@ -1,6 +1,7 @@
 """`caddm-case`: a case file from the command line (docs/CASES.md).
 
     caddm-case create CASE [--case-id ID] [--analyst NAME] [--notes TEXT]
+    caddm-case add CASE [VIDEO ...] [--from-screen RESULT ...] [--analyst NAME]
     caddm-case info CASE
     caddm-case verify CASE [--no-files]
     caddm-case log CASE
@@ -42,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--case-id", help="the case id (default: the file's name)")
     sp.add_argument("--analyst", metavar="NAME", help="the case's analyst (default: your login name)")
     sp.add_argument("--notes", default="", help="case notes for the report header")
+
+    sp = sub.add_parser("add", help="add evidence files, or (--from-screen) analyses made by caddm-screen")
+    case_arg(sp)
+    sp.add_argument("videos", metavar="VIDEO", nargs="*", help="evidence files to add (hashed; not analysed)")
+    sp.add_argument("--from-screen", nargs="+", metavar="RESULT", default=[],
+                    help="result files of a screen (DIR/results/<sha256>.json): each is recorded as an analysis of "
+                         "its evidence file, which is re-hashed and must match")
+    analyst_arg(sp)
 
     sp = sub.add_parser("info", help="case header, evidence items with their verdicts, review, audit")
     case_arg(sp)
@@ -117,6 +126,30 @@ def _review_counts(review, history: int) -> str:
         parts += [f"{len(review.track_flags)} flagged track{'s' * (len(review.track_flags) != 1)}",
                   f"{len(review.track_notes)} track note{'s' * (len(review.track_notes) != 1)}"]
     return ", ".join(parts) + f" ({history} review action{'s' * (history != 1)})"
+
+
+def _add(args) -> int:
+    from core.case import CaseError
+    from core.results import load_json
+    from core.video import probe_video
+
+    if not args.videos and not args.from_screen:
+        print(f"{PROG}: error: add: name a VIDEO or --from-screen RESULT", file=sys.stderr)
+        return 2
+    with _open(args.case, "w", args.analyst) as case:
+        for video in args.videos:
+            item, new = case.add_evidence(probe_video(video), video)
+            print(f"{'added' if new else 'already in the case'}: {video} as evidence item {item.item}")
+        for path in args.from_screen:
+            result = load_json(path)
+            info = probe_video(result.video.path)  # the evidence afresh: its hash must be the one analysed
+            if info.sha256 != result.video.sha256:
+                raise CaseError(result.video.path, f"has SHA-256 {info.sha256[:16]}... now, but the result {path} "
+                                                   f"is of {result.video.sha256[:16]}...")
+            _, rec = case.record_run(result.video.path, info, result, from_cache=False)
+            print(f"recorded: {path} as analysis {rec.id} of evidence item {rec.item} ({rec.verdict.upper()} "
+                  f"{fmt_score(rec.video_score, 'n/a')}, {rec.model_name})")
+    return 0
 
 
 def _info(args) -> int:
@@ -296,7 +329,7 @@ def _import_cache(args) -> int:
     return 0
 
 
-COMMANDS = {"create": _create, "info": _info, "verify": _verify, "log": _log, "flag": _review, "note": _review,
+COMMANDS = {"create": _create, "add": _add, "info": _info, "verify": _verify, "log": _log, "flag": _review, "note": _review,
             "export": _export, "import-cache": _import_cache}
 
 
