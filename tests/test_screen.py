@@ -153,6 +153,7 @@ def test_one_row_per_file_with_its_status(screened, capsys):
     assert set(rows) == {"a.mp4", "b.mp4", "a renamed.mov", "notes.mp4", "empty.mp4", "truncated.mp4"}
     for name in ("notes.mp4", "empty.mp4", "truncated.mp4"):
         assert rows[name]["status"] == "error" and name in rows[name]["error"] and rows[name]["result_file"] == ""
+        assert rows[name]["headline"] == ""
     for name in ("a.mp4", "b.mp4"):
         r = rows[name]
         assert r["status"] == "ok" and r["frames_analysed"] == int(FRAMES) and r["faces"] >= 1
@@ -161,6 +162,7 @@ def test_one_row_per_file_with_its_status(screened, capsys):
         result = load_json(out / r["result_file"])  # the full result, as the project writes it
         assert r["result_file"] == f"results/{r['sha256']}.json"
         assert result.summary.video_score == pytest.approx(r["video_score"])
+        assert r["headline"] == result.findings().headline and r["headline"] != "REAL"
         assert r["top_frame_score"] == max(f.score for f in result.frames if f.score is not None)
     copy = rows["a renamed.mov"]
     assert {k: v for k, v in copy.items() if k != "path"} == {k: v for k, v in rows["a.mp4"].items() if k != "path"}

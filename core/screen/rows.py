@@ -19,7 +19,7 @@ from ..results import AnalysisResult, top_frames
 #: (column, pyarrow type name): the table's schema, in order.
 COLUMNS = (
     ("path", "string"), ("size_bytes", "int64"), ("sha256", "string"), ("status", "string"), ("error", "string"),
-    ("video_score", "float64"), ("verdict", "string"), ("threshold", "float64"), ("frames_analysed", "int64"),
+    ("video_score", "float64"), ("verdict", "string"), ("headline", "string"), ("threshold", "float64"), ("frames_analysed", "int64"),
     ("frames_with_faces", "int64"), ("faces", "int64"), ("top_frame", "int64"), ("top_frame_score", "float64"),
     ("model_name", "string"), ("model_sha256", "string"), ("runtime", "string"), ("analysis_s", "float64"),
     ("host", "string"), ("result_file", "string"))
@@ -37,7 +37,8 @@ def analysis_fields(result: AnalysisResult, analysis_s: float, host: str) -> dic
     s = result.summary
     top = top_frames(result, 1)
     return {"sha256": result.video.sha256, "status": "ok" if s.frames_with_faces else "no_face", "error": "",
-            "video_score": s.video_score, "verdict": s.verdict, "threshold": s.threshold,
+            "video_score": s.video_score, "verdict": s.verdict, "headline": result.findings().headline,
+            "threshold": s.threshold,
             "frames_analysed": s.frames_analysed, "frames_with_faces": s.frames_with_faces,
             "faces": sum(len(f.faces) for f in result.frames),
             "top_frame": top[0].index if top else None, "top_frame_score": top[0].score if top else None,
@@ -49,7 +50,7 @@ def error_fields(sha256: str, message: str, model_sha256: str = "", model_name: 
                  host: str = "") -> dict:
     """The analysis part of a row for a file that could not be analysed (`message`: one line naming it)."""
     return {"sha256": sha256, "status": "error", "error": message, "video_score": None, "verdict": "",
-            "threshold": None, "frames_analysed": 0, "frames_with_faces": 0, "faces": 0, "top_frame": None,
+            "headline": "", "threshold": None, "frames_analysed": 0, "frames_with_faces": 0, "faces": 0, "top_frame": None,
             "top_frame_score": None, "model_name": model_name, "model_sha256": model_sha256, "runtime": "",
             "analysis_s": round(float(analysis_s), 3), "host": host}
 
