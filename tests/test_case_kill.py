@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from conftest import write_face_clip
 from core.case import Case
 
 ROOT = Path(__file__).resolve().parents[1]
+#: caddm-analyze's line per video: HEADLINE  SCORE  PATH  (evidence...) -> REPORT DIR (core.cli.analyze.headline_line)
+HEADLINE_LINE = re.compile(r"^(?P<headline>[A-Z +]+)  (?P<score>\S+)  (?P<path>.+?)  \(")
 
 APP = textwrap.dedent("""
     import os, sys
@@ -132,8 +135,8 @@ def test_app_and_analyze_killed_at_random_moments_lose_nothing_acknowledged(tmp_
             if line.startswith("ack "):
                 _, what, index, value = line.split(" ", 3)
                 acked_reviews[(what, int(index), value)] += 1
-            elif " -> " in line and "frames with a face" in line:  # a verdict line: analysed and recorded
-                acked_analyses.add(line.split()[2])
+            elif " -> " in line and "frames with a face" in line:  # a headline line: analysed and recorded
+                acked_analyses.add(HEADLINE_LINE.match(line).group("path"))
         if kind == "analyze":  # reports are whole files or absent, never half written
             for report in (out_dir.glob("*/report.json") if out_dir.exists() else []):
                 json.loads(report.read_text())
