@@ -31,8 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from core.faces.identity import (DIFFERENT_MIN, JUMP_DISTANCE, MEASURED_GENUINE, MIN_FACES, MEASURED_OTHERS,
-                                 MEASURED_REAL_TRACKS_WITH_JUMPS, MEASURED_SWAPS, SAME_MAX)
+from core.faces.identity_thresholds import (DIFFERENT_MIN, JUMP_DISTANCE, MEASURED_GENUINE, MEASURED_OTHERS,
+                                           MEASURED_REAL_TRACKS_WITH_JUMPS, MEASURED_SWAPS, MIN_FACES, SAME_MAX)
 from core.formatting import fmt_score, fmt_share
 
 STATUSES = ("finding", "clear", "inconclusive", "not run")

@@ -40,27 +40,17 @@ import os
 
 import numpy as np
 
+from core.faces.identity_thresholds import (DIFFERENT_MIN, JUMP_DISTANCE, MEASURED_GENUINE,  # noqa: F401
+                                           MEASURED_OTHERS, MEASURED_REAL_TRACKS_WITH_JUMPS, MEASURED_SWAPS,
+                                           MIN_FACES, SAME_MAX)
+
 DESCRIPTOR_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 DIM = 128
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what the model was trained on (dlib's defaults)
 CUT_MARGIN = 0.5  # of the landmarks' larger side, on each side: the chip (padding 0.25, any rotation) lies inside
 
-SAME_MAX = 0.45
-DIFFERENT_MIN = 0.6
-MIN_FACES = 3
-JUMP_DISTANCE = 0.6
-
 VERDICTS = ("same person", "different person", "inconclusive")
 
-# What the thresholds mean, measured (bench/identity_bench.py; docs/IDENTITY.md "Figures"): videos called
-# (same person, inconclusive, different person), the reference cut from the same recording as the genuine video
-# (the easiest case; across recordings a genuine person's distances rise). Quoted by `core.findings`.
-MEASURED_GENUINE = (20, 0, 0)      # the claimed person's own FF++ videos (c40 and c23)
-MEASURED_SWAPS = (0, 3, 27)        # face swaps of that person's video (Deepfakes, FaceSwap, FaceShifter)
-MEASURED_OTHERS = (0, 0, 18)       # real videos of another person
-# Tracks of real clips with a face beyond JUMP_DISTANCE, of all tracks measured (bench/identity_bench.py
-# --consistency, 58 real clips): a film clip's track holding two people, faces under hair, a face changing at cuts.
-MEASURED_REAL_TRACKS_WITH_JUMPS = (4, 62)
 
 
 def default_descriptor_model_path() -> str:
