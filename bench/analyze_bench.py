@@ -3,7 +3,7 @@
     .venv/bin/python bench/analyze_bench.py [--clips s32.mp4,dflive_Twitch1.mp4] [--backbone resnet34]
                                             [--naive-frames 60] [--model PATH] [--detectors retinaface,hog]
 
-Ours: `core.analysis.analyze_video` once per face detector of --detectors, same clip (decode + face preparation in a producer thread, detection on a downscaled copy
+Ours: `core.analysis.engine.analyze_video` once per face detector of --detectors, same clip (decode + face preparation in a producer thread, detection on a downscaled copy
 every few frames with landmark following in between, batched model: ONNX Runtime lanes on the CPU, one
 single-threaded batch per thread, or torch with channels_last). Its "model" stage seconds are summed over the lanes.
 Naive: per frame, full-resolution dlib HOG with upsample 1, landmarks, align, model at batch 1 (NCHW), one thread
@@ -21,24 +21,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.threads import configure_threads  # noqa: E402
+from core.common.threads import configure_threads  # noqa: E402
 
 configure_threads()  # first: passive OpenMP waiting, before torch loads
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.analysis import AnalysisOptions, analyze_video  # noqa: E402
-from core.boxes import box_iou  # noqa: E402
-from core.device import RUNTIME_CHOICES  # noqa: E402
-from core.checkpoints import load_model  # noqa: E402
+from core.analysis.engine import AnalysisOptions, analyze_video  # noqa: E402
+from core.model.boxes import box_iou  # noqa: E402
+from core.model.device import RUNTIME_CHOICES  # noqa: E402
+from core.model.checkpoints import load_model  # noqa: E402
 from core.faces.align import AlignParams, align_face  # noqa: E402
 from core.faces.detect import FaceDetector  # noqa: E402
 from core.faces.landmarks import LandmarkPredictor  # noqa: E402
 from core.faces.pipeline import DetectorSettings  # noqa: E402
-from core.frames import FrameSelection  # noqa: E402
-from core.inference import Predictor  # noqa: E402
-from core.model import CADDM, ModelConfig  # noqa: E402
-from core.video import VideoReader, probe_video  # noqa: E402
+from core.media.frames import FrameSelection  # noqa: E402
+from core.model.inference import Predictor  # noqa: E402
+from core.model.caddm import CADDM, ModelConfig  # noqa: E402
+from core.media.video import VideoReader, probe_video  # noqa: E402
 
 SHARED = Path(os.environ.get("CADDM_SHARED", ROOT.parent / "shared"))
 

@@ -24,18 +24,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.threads import configure_threads  # noqa: E402
+from core.common.threads import configure_threads  # noqa: E402
 
 configure_threads()  # first: passive OpenMP waiting, before torch loads
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from core.artifacts import BoxSettings  # noqa: E402
-from core.checkpoints import load_model  # noqa: E402
+from core.model.artifacts import BoxSettings  # noqa: E402
+from core.model.checkpoints import load_model  # noqa: E402
 from core.faces.pipeline import FacePipeline  # noqa: E402
 from core.faces.align import crop_to_frame  # noqa: E402
-from core.inference import Predictor  # noqa: E402
-from core.registry import resolve_model  # noqa: E402
+from core.model.inference import Predictor  # noqa: E402
+from core.model.registry import resolve_model  # noqa: E402
 
 SHARED = Path(os.environ.get("CADDM_SHARED", ROOT.parent / "shared"))
 EXAMPLES = ["deepfakes", "neuraltextures", "deepfakedetection"]

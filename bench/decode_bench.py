@@ -5,7 +5,7 @@
 
 Decode throughput: every frame of a 720p and a 1080p shared clip into BGR uint8 (H, W, 3) arrays, best of
 `--repeats` interleaved runs; then timestamp correctness on the variable-frame-rate corpus case (tests/media_corpus.py):
-largest error of each decoder's frame times against the pts written (OpenCV through core.video.VideoReader,
+largest error of each decoder's frame times against the pts written (OpenCV through core.media.video.VideoReader,
 which reads CAP_PROP_POS_MSEC; PyAV from frame.time). Clips are read from ../shared/data/videos/real (never
 copied). The conclusion is in docs/MEDIA.md.
 """
@@ -62,7 +62,7 @@ def decode_pyav(path: Path) -> tuple[int, float]:
 def vfr_errors(folder: Path) -> dict[str, float]:
     import av
 
-    from core.video import VideoReader, probe_video
+    from core.media.video import VideoReader, probe_video
 
     case = mc.build("vfr", folder)
     probe_video(case.path)
@@ -78,7 +78,7 @@ def vfr_errors(folder: Path) -> dict[str, float]:
         raw_times.append(raw.get(cv2.CAP_PROP_POS_MSEC) / 1000)
     raw.release()
     return {"OpenCV POS_MSEC": float(np.abs(np.asarray(raw_times) - written).max()),
-            "core.video.VideoReader": float(np.abs(np.asarray(cv_times) - written).max()),
+            "core.media.video.VideoReader": float(np.abs(np.asarray(cv_times) - written).max()),
             "PyAV frame.time": float(np.abs(np.asarray(av_times) - written).max())}
 
 

@@ -123,8 +123,8 @@ CLIP_FRAMES = 4
 def clip_frames(per_clip: int) -> list[tuple[str, np.ndarray, None]]:
     """`per_clip` evenly spaced frames of every real clip in ../shared/data/videos/real (each shows a person on camera
     throughout: a frame counts as found when it gets at least one face; boxes None)."""
-    from core.frames import FrameSelection
-    from core.video import VideoReader, frame_count
+    from core.media.frames import FrameSelection
+    from core.media.video import VideoReader, frame_count
 
     out = []
     for p in sorted((DATA / "videos" / "real").iterdir()):
@@ -315,8 +315,8 @@ def landmark_error() -> None:
 
 def fp_sweep(n_frames: int, sheet: Path | None) -> None:
     """The new default on every shared real clip; the faces the CNN fallback found, for checking by eye."""
-    from core.frames import FrameSelection
-    from core.video import VideoReader, quick_probe
+    from core.media.frames import FrameSelection
+    from core.media.video import VideoReader, quick_probe
 
     clips = sorted(p for p in (DATA / "videos" / "real").iterdir() if p.suffix in (".mp4", ".mov"))
     hog_only, full = make_detector("hog+exposure"), FacePipeline(BASE)

@@ -15,17 +15,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.threads import configure_threads  # noqa: E402
+from core.common.threads import configure_threads  # noqa: E402
 
 configure_threads()  # first: passive OpenMP waiting, before torch loads
 import numpy as np  # noqa: E402
 
-from core.checkpoints import load_model  # noqa: E402
+from core.model.checkpoints import load_model  # noqa: E402
 from core.train.dataset import aligned_crop, load_index  # noqa: E402
 from core.train.evaluation import roc_auc  # noqa: E402
-from core.inference import Predictor  # noqa: E402
+from core.model.inference import Predictor  # noqa: E402
 from core.train.mfs import MFSConfig, self_blended_sample  # noqa: E402
-from core.registry import resolve_model  # noqa: E402
+from core.model.registry import resolve_model  # noqa: E402
 
 
 def main() -> None:

@@ -27,11 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.threads import configure_threads  # noqa: E402
+from core.common.threads import configure_threads  # noqa: E402
 
 configure_threads()  # first: passive OpenMP waiting, before torch loads
-from core.checkpoints import load_model  # noqa: E402
-from core.inference import Predictor  # noqa: E402
+from core.model.checkpoints import load_model  # noqa: E402
+from core.model.inference import Predictor  # noqa: E402
 from core.train.dataset import load_index  # noqa: E402
 from core.train.heldout import evaluate_heldout  # noqa: E402
 

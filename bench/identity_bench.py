@@ -7,8 +7,8 @@ and what identity descriptors cost in analysis time.
 
 Protocol (per original video T of a group): the reference is 16 evenly spaced frames of the first 30% of
 `original/T.mp4`, written losslessly as PNG photos into a temporary folder and loaded with
-`core.reference.load_reference` (the photos' path of `caddm-analyze --reference`). The real test clip is the rest
-of T: T is analysed with `core.runner.analyze_cached` (the code path of `caddm-analyze`, no cache) on about
+`core.analysis.reference_scan.load_reference` (the photos' path of `caddm-analyze --reference`). The real test clip is the rest
+of T: T is analysed with `core.analysis.runner.analyze_cached` (the code path of `caddm-analyze`, no cache) on about
 `--frames` evenly spaced frames after the cut, and only faces after the cut count. Each fake `T_S.mp4` (target T's
 video with source S's face) is analysed the same way on `--frames` evenly spaced frames of the whole clip. A
 video's score is the median identity distance of its described faces; AUC of each method's fakes against the real
@@ -34,19 +34,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.threads import configure_threads  # noqa: E402
+from core.common.threads import configure_threads  # noqa: E402
 
 configure_threads()  # first: passive OpenMP waiting, before torch loads
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from core.analysis import AnalysisOptions  # noqa: E402
+from core.analysis.engine import AnalysisOptions  # noqa: E402
 from core.faces.identity import identity_verdict  # noqa: E402
-from core.frames import FrameSelection  # noqa: E402
-from core.reference import load_reference  # noqa: E402
-from core.runner import analyze_cached, load_predictor  # noqa: E402
+from core.media.frames import FrameSelection  # noqa: E402
+from core.analysis.reference_scan import load_reference  # noqa: E402
+from core.analysis.runner import analyze_cached, load_predictor  # noqa: E402
 from core.train.evaluation import roc_auc  # noqa: E402
-from core.video import VideoReader, quick_probe  # noqa: E402
+from core.media.video import VideoReader, quick_probe  # noqa: E402
 
 SHARED = Path(os.environ.get("CADDM_SHARED", ROOT.parent / "shared"))
 VIDEOS = SHARED / "data" / "videos"

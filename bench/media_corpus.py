@@ -22,15 +22,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def _model_path(folder: Path) -> Path:
-    from core.registry import default_model_path
+    from core.model.registry import default_model_path
 
     path = default_model_path()
     if path is not None and Path(path).exists():
         return Path(path)
     import torch
 
-    from core.checkpoints import save_model
-    from core.model import CADDM, ModelConfig
+    from core.model.checkpoints import save_model
+    from core.model.caddm import CADDM, ModelConfig
 
     torch.manual_seed(0)
     tiny = folder / "tiny.safetensors"
@@ -41,17 +41,17 @@ def _model_path(folder: Path) -> Path:
 def _run_case(path: str, model: str, frames: int, read_all: bool, queue) -> None:
     import resource
 
-    from core.threads import configure_threads
+    from core.common.threads import configure_threads
 
     configure_threads()
-    from core.analysis import AnalysisOptions, analyze_video
-    from core.checkpoints import load_model
-    from core.errors import VideoError
-    from core.evidence import media_summary
-    from core.frames import FrameSelection
-    from core.inference import Predictor
-    from core.media import keyframe_index
-    from core.video import VideoReader, probe_video
+    from core.analysis.engine import AnalysisOptions, analyze_video
+    from core.model.checkpoints import load_model
+    from core.common.errors import VideoError
+    from core.media.evidence import media_summary
+    from core.media.frames import FrameSelection
+    from core.model.inference import Predictor
+    from core.media.container import keyframe_index
+    from core.media.video import VideoReader, probe_video
 
     out: dict = {"base_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     try:

@@ -23,18 +23,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.threads import configure_threads  # noqa: E402
+from core.common.threads import configure_threads  # noqa: E402
 
 configure_threads()
 
-from core.analysis import AnalysisOptions, analyze_video  # noqa: E402
+from core.analysis.engine import AnalysisOptions, analyze_video  # noqa: E402
 from core.case import Case  # noqa: E402
 from core.faces.landmark_sets import LANDMARK_KEEP, keep_landmarks  # noqa: E402
-from core.frames import FrameSelection  # noqa: E402
+from core.media.frames import FrameSelection  # noqa: E402
 from core.reports import write_reports  # noqa: E402
-from core.results import summarize, track_summaries  # noqa: E402
-from core.runner import load_predictor  # noqa: E402
-from core.video import probe_video  # noqa: E402
+from core.analysis.summary import summarize, track_summaries  # noqa: E402
+from core.analysis.runner import load_predictor  # noqa: E402
+from core.media.video import probe_video  # noqa: E402
 
 SHARED = Path(os.environ.get("CADDM_SHARED", ROOT.parent / "shared"))
 

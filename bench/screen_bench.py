@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.media_corpus import cut_clip  # noqa: E402
 SHARED_VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 
 
@@ -37,21 +38,11 @@ def cut_pieces(sources: list[Path], n: int, frames: int, folder: Path) -> list[P
         k += 1
         cap = cv2.VideoCapture(str(src))
         total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        start = (offset * frames) % max(1, total - frames)
-        cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-        dst = folder / f"piece_{len(pieces):04d}.mp4"
-        writer = None
-        for _ in range(frames):
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if writer is None:
-                writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, frame.shape[1::-1])
-            writer.write(frame)
         cap.release()
-        if writer is not None:
-            writer.release()
-            pieces.append(dst)
+        start = (offset * frames) % max(1, total - frames)
+        piece = cut_clip(src, folder / f"piece_{len(pieces):04d}.mp4", start, frames)
+        if piece is not None:
+            pieces.append(piece)
         if k % len(sources) == 0:
             offset += 1
     return pieces
@@ -66,15 +57,15 @@ def main() -> None:
     ap.add_argument("--loop-n", type=int, default=None)
     args = ap.parse_args()
 
-    from core.threads import configure_threads
+    from core.common.threads import configure_threads
 
     configure_threads()
     import ray
 
-    from core.analysis import AnalysisOptions
-    from core.checkpoints import read_checkpoint_info
-    from core.frames import FrameSelection
-    from core.registry import resolve_model
+    from core.analysis.engine import AnalysisOptions
+    from core.model.checkpoints import read_checkpoint_info
+    from core.media.frames import FrameSelection
+    from core.model.registry import resolve_model
     from core.screen import journal
     from core.screen.driver import screen
 

@@ -3,7 +3,7 @@
     python bench/seek_latency.py VIDEO [--clicks 30] [--seed 0] [--pause 1.0] [--no-previews] [--no-hints]
 
 VIDEO: a long-GOP file, e.g. from `bench/long_clip.py` (10 minutes, 1080p, 10-second GOPs). Builds its preview
-proxy first (`core.proxy`; in the cache root, $CADDM_CACHE_DIR) unless --no-previews, then runs, through
+proxy first (`core.media.proxy`; in the cache root, $CADDM_CACHE_DIR) unless --no-previews, then runs, through
 `caddm_gui.workers.FrameLoader` exactly as the app uses it (latest request wins; previews in their own thread):
 
 - timeline clicks: uniformly random frames, one after another (each waits for the previous to show);
@@ -80,14 +80,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pause", type=float, default=1.0, help="seconds the analyst looks at a frame before the next key")
     ap.add_argument("--no-previews", dest="previews", action="store_false",
-                    help="the loader without core.proxy previews (the proxy is built first otherwise)")
+                    help="the loader without core.media.proxy previews (the proxy is built first otherwise)")
     ap.add_argument("--no-hints", dest="hints", action="store_false",
                     help="do not name the next suspicious frame to the loader (as before hint() existed)")
     a = ap.parse_args(argv)
 
     from caddm_gui.workers import FrameLoader
-    from core import proxy
-    from core.video import quick_probe
+    from core.media import proxy
+    from core.media.video import quick_probe
 
     n, fps, (w, h) = quick_probe(a.video)
     print(f"{a.video}: {n} frames, {fps:.2f} fps, {w}x{h}; keyframe gaps: {proxy.keyframe_gaps(a.video)}")

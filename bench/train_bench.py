@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from core.anchors import make_anchors  # noqa: E402
-from core.boxes import match  # noqa: E402
+from core.model.anchors import make_anchors  # noqa: E402
+from core.model.boxes import match  # noqa: E402
 from core.train.loss import caddm_loss  # noqa: E402
-from core.model import CADDM, ModelConfig  # noqa: E402
-from core.preprocess import to_model_input  # noqa: E402
+from core.model.caddm import CADDM, ModelConfig  # noqa: E402
+from core.model.preprocess import to_model_input  # noqa: E402
 
 
 def batch(n: int, device):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from core.threads import configure_threads
+from core.common.threads import configure_threads
 
-from core.device import DEVICE_CHOICES
+from core.model.device import DEVICE_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:

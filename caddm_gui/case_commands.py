@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from core.case import (CASE_SUFFIX, Case, CaseError, CaseLockedError, CaseReadOnlyError, ReviewOffer,
-                       accept_review_offer, offer_cached_review)
-from core.errors import CaddmError, VideoError
-from core.results import AnalysisResult, Review
-from core.video import probe_video
+from core.case import (CASE_SUFFIX, Case, CaseLockedError, CaseReadOnlyError, ReviewOffer, accept_review_offer,
+                       offer_cached_review)
+from core.common.errors import CaddmError, VideoError
+from core.analysis.results import AnalysisResult, Review
+from core.media.video import probe_video
 
 PROGRAM = "caddm-gui"
 CASE_FILTER = f"CADDM Inspector case (*{CASE_SUFFIX});;All files (*)"

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayo
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from core.case import ReviewOffer, login_name
-from core.findings import ARTIFACT_VERDICT_WORDS, LEVEL_COLOURS
-from core.formatting import fmt_score
+from core.analysis.findings import ARTIFACT_VERDICT_WORDS, LEVEL_COLOURS
+from core.common.formatting import fmt_score
 
 from .commands import VIDEO_FILTER
 from .state import AppState

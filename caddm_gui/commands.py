@@ -15,22 +15,22 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
-from core.analysis import AnalysisOptions
-from core.atomic import ensure_output_dir
-from core.cache import ResultCache
+from core.analysis.engine import AnalysisOptions
+from core.common.atomic import ensure_output_dir
+from core.analysis.cache import ResultCache
 from core.faces.pipeline import DetectorSettings
 from core.case import check_evidence_file
-from core.device import describe_device, resolve_device
-from core.errors import CaddmError, VideoError
-from core.formatting import utc_now
-from core.evidence import video_file_filter
-from core.registry import model_default_threshold, resolve_model
+from core.model.device import describe_device, resolve_device
+from core.common.errors import CaddmError, VideoError
+from core.common.formatting import utc_now
+from core.media.evidence import video_file_filter
+from core.model.registry import model_default_threshold, resolve_model
 from core.reports import FORMATS, write_reports
 from core.reports.figures import write_annotated_png
-from core.reference import Reference
-from core.results import AnalysisResult, CaseInfo, FrameResult
-from core.runner import analyze_cached, load_predictor, lookup_cached
-from core.video import VideoReader, quick_probe
+from core.analysis.reference import Reference
+from core.analysis.results import AnalysisResult, CaseInfo, FrameResult
+from core.analysis.runner import analyze_cached, load_predictor, lookup_cached
+from core.media.video import VideoReader, quick_probe
 
 from .case_commands import CaseCommands
 from .preferences import Preferences

@@ -1,5 +1,5 @@
 """The evidence file: name, folder, size, container, codec, resolution, frame rate, frames, duration, the media
-facts the reports print (`core.evidence.media_summary`: rotation applied, constant or variable frame rate, pixel
+facts the reports print (`core.media.evidence.media_summary`: rotation applied, constant or variable frame rate, pixel
 format, interlacing, resolution changes, truncation) and its SHA-256 (computed in a worker; "computing..." until then), with a button to copy the hash."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
-from core.evidence import VideoInfo, media_summary
-from core.formatting import fmt_size, fmt_time
+from core.media.evidence import VideoInfo, media_summary
+from core.common.formatting import fmt_size, fmt_time
 
 from .state import AppState
 

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
                                QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout)
 
 from core.reports import FORMAT_LABELS, FORMATS
-from core.results import CaseInfo
+from core.analysis.results import CaseInfo
 
 
 class ExportDialog(QDialog):

@@ -1,4 +1,4 @@
-"""The findings at the current threshold (`core.findings`): a headline that names what the evidence found
+"""The findings at the current threshold (`core.analysis.findings`): a headline that names what the evidence found
 (MANIPULATION SUSPECTED, IDENTITY MISMATCH, IDENTITY CHANGE IN A TRACK), else INCONCLUSIVE or NO FINDING, never
 "REAL"; the sentence under it; one row per line of evidence (artifact model, identity against the reference, identity
 within tracks, coverage) with its status, its figure and, on hover, what its threshold means in measurements; then
@@ -15,14 +15,14 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QFormLayout, QFrame, QGridLayout, QGroupBox, QLabel, QMessageBox, QScrollArea,
                                QVBoxLayout, QWidget)
 
-from core.findings import LEVEL_COLOURS, LINE_NAMES, Findings, assess
-from core.formatting import fmt_score, fmt_share
+from core.analysis.findings import LEVEL_COLOURS, LINE_NAMES, Findings, assess
+from core.common.formatting import fmt_score, fmt_share
 
 from .state import AppState
 
 LIVE_REFRESH_MS = 200
 NOT_ANALYSED = ("NOT ANALYSED", "#d0d0d0", "#3a3a3e")
-#: a line's status as the table shows it: its colour (the status words are core.findings.STATUSES)
+#: a line's status as the table shows it: its colour (the status words are core.analysis.findings.STATUSES)
 STATUS_COLOURS = {"finding": "#ef5350", "clear": "#b0bec5", "inconclusive": "#ffb74d", "not run": "#808080",
                   "pending": "#808080"}
 

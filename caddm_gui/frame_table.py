@@ -1,5 +1,5 @@
 """The analysed frames as a sortable table: flag, frame, time, P(fake) (coloured by the threshold), faces, artifact
-boxes, tracks, identity distance (`core.results.identity_series`: to the reference when one is loaded, else to the
+boxes, tracks, identity distance (`core.analysis.identities.identity_series`: to the reference when one is loaded, else to the
 track's median descriptor; blank for a frame with no described face) and the analyst's note. Double-click a row to
 seek to it; tick the flag box to flag a frame; double-click the note cell (or press F2) to write a note. Flags and
 notes go to `result.review` via the commands.
@@ -10,8 +10,9 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-from core.formatting import fmt_score, fmt_time
-from core.results import FrameResult, identity_series
+from core.common.formatting import fmt_score, fmt_time
+from core.analysis.identities import identity_series
+from core.analysis.results import FrameResult
 
 from .frame_view import score_qcolor
 from .state import AppState

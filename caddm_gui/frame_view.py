@@ -14,9 +14,9 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter
     QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
-from core.formatting import fmt_score
+from core.common.formatting import fmt_score
 from core.reports.figures import ARTIFACT_BGR, score_colour_bgr
-from core.results import FrameResult
+from core.analysis.results import FrameResult
 
 from .state import AppState
 
@@ -83,7 +83,7 @@ class FrameView(QGraphicsView):
         self.overlay_items: list[QGraphicsItem] = []
         self.shown_index = -1
         self._fit = True
-        self.preview = False    # a core.proxy preview stands in for the exact frame
+        self.preview = False    # a core.media.proxy preview stands in for the exact frame
         state.imageChanged.connect(self._on_image)
         state.previewChanged.connect(self._on_preview)
         state.videoOpened.connect(self._on_video)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWi
                                QPushButton, QSplitter, QStyle, QTabWidget, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
 
-from core.formatting import fmt_time
+from core.common.formatting import fmt_time
 
 from .case_commands import CASE_FILTER, case_path
 from .case_panel import CasePanel, NewCaseDialog, ReviewOfferDialog
@@ -485,7 +485,7 @@ class MainWindow(QMainWindow):
         if s.result is None:
             s.warning("Nothing to export yet: analyse the video first.")
             return
-        from core.results import CaseInfo
+        from core.analysis.results import CaseInfo
         case = s.result.case or CaseInfo(analyst=self.commands.prefs.analyst)
         if s.case is not None:   # the header comes from the case file
             m = s.case.meta

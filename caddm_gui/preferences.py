@@ -9,10 +9,10 @@ from dataclasses import dataclass, field, fields
 
 from PySide6.QtCore import QSettings
 
-from core.device import DEVICE_CHOICES
+from core.model.device import DEVICE_CHOICES
 from core.faces.detector_choice import DEFAULT_DETECTOR, DETECTORS
 from core.faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
-from core.frames import MODES, FrameSelection
+from core.media.frames import MODES, FrameSelection
 
 OVERLAYS = ("faces", "artifacts", "landmarks", "labels", "identity")  # identity: the timeline's identity curve
 MAX_RECENT = 10
@@ -26,8 +26,8 @@ def default_overlays() -> dict[str, bool]:
 @dataclass
 class Preferences:
     model_path: str = ""          # "" = the bundled default model
-    device: str = "auto"          # one of core.device.DEVICE_CHOICES
-    frame_mode: str = "count"     # one of core.frames.MODES (see FrameSelection)
+    device: str = "auto"          # one of core.model.device.DEVICE_CHOICES
+    frame_mode: str = "count"     # one of core.media.frames.MODES (see FrameSelection)
     frame_value: int = 32
     threshold: float = 0.5        # the analyst's own threshold, used when model_threshold is off
     model_threshold: bool = True  # use the model's calibrated threshold (its card; 0.5 without one)
@@ -45,7 +45,7 @@ class Preferences:
         return FrameSelection(self.frame_mode, max(1, int(self.frame_value)))
 
     def model_arg(self) -> str | None:
-        """What `core.runner.load_predictor` takes: None for the bundled default."""
+        """What `core.analysis.runner.load_predictor` takes: None for the bundled default."""
         return self.model_path or None
 
     def add_recent(self, path: str, kind: str = "recent") -> None:

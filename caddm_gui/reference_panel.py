@@ -2,9 +2,9 @@
 what comparing the video's faces with them found (identity evidence, never part of P(fake); docs/IDENTITY.md).
 
 - `ReferenceSet` (no widgets, tested without a window): the reference files, read off the UI thread by
-  `core.reference.scan_reference` (every face of a photo, every person of a video, with thumbnails), and which of
+  `core.analysis.reference_scan.scan_reference` (every face of a photo, every person of a video, with thumbnails), and which of
   each file's faces are used (by default the largest face of a photo, the person who is the largest face in most
-  frames of a video). Every change rebuilds the `core.reference.Reference` and hands it to
+  frames of a video). Every change rebuilds the `core.analysis.reference.Reference` and hands it to
   `Commands.set_reference`, which compares the current result's stored descriptors with it (distances and track
   verdicts recomputed, nothing re-analysed) and every result opened or analysed after. The files are only read.
 - `ReferencePanel`: *Add photos/video...*, *Remove file*, *Clear*; the reference faces as checkable thumbnails
@@ -24,10 +24,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
                                QListWidget, QListWidgetItem, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from core.evidence import reference_file_filter
+from core.media.evidence import reference_file_filter
 from core.faces.identity import DIFFERENT_MIN, SAME_MAX
-from core.formatting import DASH
-from core.reference import REFERENCE_FRAMES, Reference, ReferenceFile, ReferenceScan, scan_reference
+from core.common.formatting import DASH
+from core.analysis.reference import Reference, ReferenceFile, ReferenceScan
+from core.analysis.reference_scan import REFERENCE_FRAMES, scan_reference
 
 from .frame_view import bgr_to_qimage
 from .state import AppState
@@ -70,7 +71,7 @@ class ReferenceSet(QObject):
     def _scan(self, path: str) -> ReferenceScan:
         with self._models_lock:  # one scan at a time uses the models
             if self._models is None:
-                from core.faces.identity import FaceEmbedder
+                from core.faces.embedder import FaceEmbedder
                 from core.faces.pipeline import FacePipeline
 
                 self._models = (FacePipeline(), FaceEmbedder())
@@ -400,8 +401,8 @@ class ReferencePanel(QWidget):
         wanted = sorted(((c.face_frame, c.face_box), k) for c, k in zip(todo, keys))
 
         def cut():
-            from core.reports.figures import face_thumbnail
-            from core.video import VideoReader
+            from core.faces.thumbnail import face_thumbnail
+            from core.media.video import VideoReader
 
             with VideoReader(path) as reader:
                 return {k: face_thumbnail(reader.read_frame(frame), box, PEOPLE_THUMB * 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout
 
-from core.formatting import fmt_score, fmt_time
+from core.common.formatting import fmt_score, fmt_time
 
 from .state import AppState
 

@@ -10,23 +10,23 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
                                QSpinBox, QVBoxLayout)
 
-from core.device import DEVICE_CHOICES, DEVICE_LABELS
-from core.errors import CaddmError
+from core.model.device import DEVICE_CHOICES, DEVICE_LABELS
+from core.common.errors import CaddmError
 from core.faces.detector_choice import DETECTOR_LABELS
 from core.faces.landmark_sets import LANDMARK_LABELS
-from core.frames import MODE_LABELS
-from core.registry import DEFAULT_MODEL, REGISTRY, default_model_path, model_default_threshold
+from core.media.frames import MODE_LABELS
+from core.model.registry import DEFAULT_MODEL, REGISTRY, default_model_path, model_default_threshold
 
 from .preferences import OVERLAYS, Preferences
 from .workers import TaskWorker
 
 
 def describe_checkpoint(path: str | None) -> str:
-    """A checkpoint's identity and card, for the dialog (`core.checkpoints.read_checkpoint_info`: the header only
+    """A checkpoint's identity and card, for the dialog (`core.model.checkpoints.read_checkpoint_info`: the header only
     for our files, no model is built); a one-line error when it cannot be read. Slow for large pickles: call it
     off the UI thread."""
-    from core.checkpoints import read_checkpoint_info
-    from core.registry import resolve_model
+    from core.model.checkpoints import read_checkpoint_info
+    from core.model.registry import resolve_model
 
     try:
         return read_checkpoint_info(resolve_model(path or None)).describe()

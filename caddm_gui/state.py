@@ -10,8 +10,9 @@ import bisect
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from core.results import AnalysisResult, FrameResult, Review, Summary, summarize
-from core.evidence import VideoInfo
+from core.analysis.results import AnalysisResult, FrameResult, Review
+from core.analysis.summary import summarize, Summary
+from core.media.evidence import VideoInfo
 
 from .preferences import default_overlays
 
@@ -96,7 +97,7 @@ class AppState(QObject):
         self.imageChanged.emit(index, image)
 
     def set_preview(self, index: int, image: np.ndarray) -> None:
-        """Show a preview (core.proxy: smaller, display only) of the current frame until its exact image comes.
+        """Show a preview (core.media.proxy: smaller, display only) of the current frame until its exact image comes.
         `image` stays the last exact frame: exports never use a preview."""
         if index == self.frame_index and self.image_index != index:
             self.previewChanged.emit(index, image)

@@ -4,7 +4,7 @@ spans where the frame score is at or above it shaded red, flagged frames as oran
 current frame. Click or drag with the left button to seek; the wheel zooms the frame axis; right-drag zooms too
 (pyqtgraph's default), the small "A" button resets.
 
-Identity (`core.results.identity_series`, never part of P(fake)): one dashed curve per track over its described
+Identity (`core.analysis.identities.identity_series`, never part of P(fake)): one dashed curve per track over its described
 faces, on the same 0-1 scale (right axis): the distance to the reference when one is loaded, else to the track's
 median descriptor (consistency); the dotted cyan line is DIFFERENT_MIN ("different person" at or above it). Shown
 with the "identity" overlay (View menu, Settings).
@@ -20,7 +20,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.faces.identity import DIFFERENT_MIN
 from core.reports.figures import TRACK_COLOURS
-from core.results import identity_series, track_series
+from core.analysis.identities import identity_series
+from core.analysis.summary import track_series
 
 from .state import AppState
 

@@ -1,7 +1,7 @@
 """Work that must not run on the UI thread: the analysis, frame decoding, hashing and export.
 
 - `TaskWorker(fn)`: a QThread running one function; `succeeded(result)` or `failed(message)` (one line).
-- `AnalysisWorker`: loads the model (or reuses it), runs `core.runner.analyze_cached` and forwards each scored frame
+- `AnalysisWorker`: loads the model (or reuses it), runs `core.analysis.runner.analyze_cached` and forwards each scored frame
   with `frameDone(done, total, FrameResult)`; `cancel()` stops it between frames (a partial result comes back with
   complete=False and is never cached).
 - `FrameLoader`: decodes frames on demand in one thread with a small LRU cache. Only the latest request matters:
@@ -9,7 +9,7 @@
   request arrives (after SLEAP's video widget). Near targets are decoded forward from the current position; a step
   back decodes a short run before the target so that further steps back come from the cache. `hint(indices)` names
   frames likely to be asked for next (the next and previous suspicious frames): decoded while nothing else is asked.
-  On long-GOP files a `core.proxy` preview is built in the background (low priority) and a second thread answers
+  On long-GOP files a `core.media.proxy` preview is built in the background (low priority) and a second thread answers
   each request with `previewReady(index, small image)` within milliseconds, before the exact frame arrives.
 """
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from core import proxy
-from core.errors import CaddmError
-from core.video import VideoReader
+from core.media import proxy
+from core.common.errors import CaddmError
+from core.media.video import VideoReader
 
 
 def error_text(e: BaseException) -> str:
@@ -125,7 +125,7 @@ def _lower_priority() -> None:
 
 class _Previews:
     """The preview side of a FrameLoader: builds the proxy of the open file in one low-priority thread and answers
-    requests from it in another (latest request wins). See `core.proxy`."""
+    requests from it in another (latest request wins). See `core.media.proxy`."""
 
     def __init__(self, loader: "FrameLoader", root: Path | None, min_gop: int, min_frames: int):
         self.loader, self.root, self.min_gop, self.min_frames = loader, root, min_gop, min_frames
@@ -227,8 +227,8 @@ class FrameLoader(QObject):
 
     def __init__(self, cache_bytes: int = 256 << 20, previews: bool = True, proxy_root: str | os.PathLike | None = None,
                  proxy_min_gop: int = 60, proxy_min_frames: int = 600, parent=None):
-        """previews: build and show `core.proxy` previews for files with keyframe gaps of at least `proxy_min_gop`
-        frames and at least `proxy_min_frames` frames; proxy_root: the cache root (None: core.cache's default)."""
+        """previews: build and show `core.media.proxy` previews for files with keyframe gaps of at least `proxy_min_gop`
+        frames and at least `proxy_min_frames` frames; proxy_root: the cache root (None: core.analysis.cache's default)."""
         super().__init__(parent)
         self._cond = threading.Condition()
         self._path: str | None = None

@@ -1,2 +1,2 @@
 """The bundled files, installed as the package `caddm_resources`: models/ (the default model and its card) and
-samples/ (demonstration clips). Find them with `core.resources`."""
+samples/ (demonstration clips). Find them with `core.common.resources`."""

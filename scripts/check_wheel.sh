@@ -54,8 +54,8 @@ import sys
 from pathlib import Path
 
 import caddm_resources, core
-from core.registry import default_model_path
-from core.resources import resources_root, sample_videos
+from core.model.registry import default_model_path
+from core.common.resources import resources_root, sample_videos
 
 site = Path(sys.argv[1]).resolve()
 for name, where in (("core", core.__file__), ("caddm_resources", caddm_resources.__file__),

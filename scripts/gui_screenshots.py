@@ -63,7 +63,7 @@ def main() -> int:
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="caddm-shots-")
     os.environ["CADDM_CACHE_DIR"] = os.path.join(tmp, "cache")
-    from core.threads import configure_threads
+    from core.common.threads import configure_threads
     configure_threads()  # before anything loads torch
 
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
@@ -191,8 +191,8 @@ def case_shots(args, tmp, out, state, cmds, win, wait, settle, analyse_and_flag)
 
     from core.reports.content import build_content
     from core.reports.pdf_report import pdf_pages
-    from core.resources import sample_videos
-    from core.video import VideoReader
+    from core.common.resources import sample_videos
+    from core.media.video import VideoReader
 
     video = os.path.abspath(args.video)
     second = args.case_video or next(str(p) for p in sample_videos() if not os.path.samefile(p, video))

@@ -12,7 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # tests that use the cache set their own.
 os.environ.setdefault("CADDM_CACHE_DIR", tempfile.mkdtemp(prefix="caddm-tests-cache-"))
 
-from core.threads import configure_threads  # noqa: E402
+from core.common.threads import configure_threads  # noqa: E402
 
 configure_threads()  # as the entry points do, before any test loads torch
 
@@ -61,8 +61,8 @@ def tiny_model_path(tmp_path_factory) -> Path:
     """A small CADDM checkpoint in our format (random weights: for plumbing, not accuracy)."""
     import torch
 
-    from core.checkpoints import save_model
-    from core.model import CADDM, ModelConfig
+    from core.model.checkpoints import save_model
+    from core.model.caddm import CADDM, ModelConfig
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"

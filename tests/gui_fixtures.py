@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_face_clip
-from core.resources import resource_path
+from core.common.resources import resource_path
 
 SAMPLE = resource_path("samples", "astronaut_real.mp4")
 
@@ -36,7 +36,7 @@ def qsettings(tmp_path):
 
 @pytest.fixture
 def result_cache(tmp_path, monkeypatch):
-    from core.cache import ResultCache
+    from core.analysis.cache import ResultCache
 
     monkeypatch.setenv("CADDM_CACHE_DIR", str(tmp_path / "cache"))
     return ResultCache(tmp_path / "cache")

@@ -173,6 +173,29 @@ def set_mp4_rotation(path: Path, clockwise: int) -> None:
     Path(path).write_bytes(bytes(data))
 
 
+def cut_clip(src: Path, dst: Path, start: int, n: int = 6, fps: float = 25.0) -> Path | None:
+    """Frames [start, start + n) of the video `src` re-encoded (OpenCV, mp4v, `fps`) to `dst`: small real clips cut
+    from a longer one (the screening tests and bench). None when `src` has no frame from `start` on."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(src))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+    writer = None
+    try:
+        for _ in range(n):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if writer is None:
+                writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, frame.shape[1::-1])
+            writer.write(frame)
+    finally:
+        cap.release()
+        if writer is not None:
+            writer.release()
+    return dst if writer is not None else None
+
+
 def _packets(path: Path) -> list[tuple[int, int, int, bool]]:
     """(pts, byte position, size, keyframe) of the video packets, in file order."""
     import av

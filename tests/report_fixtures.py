@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.frames import FrameSelection
-from core.results import (AnalysisResult, AnalysisSettings, Artifact, CaseInfo, FaceResult, FrameResult, ModelInfo,
+from core.media.frames import FrameSelection
+from core.analysis.results import (AnalysisResult, AnalysisSettings, Artifact, CaseInfo, FaceResult, FrameResult, ModelInfo,
                           Review)
-from core.evidence import VideoInfo
+from core.media.evidence import VideoInfo
 
 W, H, FPS = 640, 360, 25.0
 VIDEO_SHA = "ab12cd34" + "0" * 56

@@ -4,11 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
-from core.analysis import AnalysisOptions, analyze_video
-from core.checkpoints import load_model
-from core.frames import FrameSelection
-from core.inference import Predictor
-from core.results import load_json
+from core.analysis.engine import AnalysisOptions, analyze_video
+from core.model.checkpoints import load_model
+from core.media.frames import FrameSelection
+from core.model.inference import Predictor
+from core.analysis.results import load_json
 from tests.conftest import face_square
 
 
@@ -126,10 +126,10 @@ def test_small_face_found_by_the_upsampled_retry(detector, side, size):
 def test_recorded_box_settings_are_the_applied_ones(tiny_model_path, face_clip):
     """The artifact-box settings a result records (and the cache key holds) are the ones its boxes came from, not
     the predictor's own."""
-    from core.analysis import AnalysisOptions, analyze_video
-    from core.artifacts import BoxSettings
-    from core.frames import FrameSelection
-    from core.runner import load_predictor
+    from core.analysis.engine import AnalysisOptions, analyze_video
+    from core.model.artifacts import BoxSettings
+    from core.media.frames import FrameSelection
+    from core.analysis.runner import load_predictor
 
     predictor = load_predictor(str(tiny_model_path), device="cpu")
     predictor.boxes = BoxSettings(score_threshold=1.1)  # would keep no box at all
@@ -168,8 +168,8 @@ def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, dim_f
     that ran."""
     from dataclasses import replace
 
-    from core.artifacts import BoxSettings
-    from core.cache import ResultCache
+    from core.model.artifacts import BoxSettings
+    from core.analysis.cache import ResultCache
 
     base = AnalysisOptions(frames=FrameSelection("count", 4), boxes=BoxSettings(score_threshold=0.0, nms_iou=0.3,
                                                                                 top_k=3, max_area=1.0))
@@ -199,7 +199,7 @@ def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, dim_f
     }
     reference = analyze_video(face_clip, predictor, base)
     assert reference.settings.device == str(predictor.device) and reference.settings.batch_size == base.batch_size
-    from core.faces.identity import FaceEmbedder
+    from core.faces.embedder import FaceEmbedder
 
     assert reference.settings.runtime == f"{predictor.runtime}; face descriptors: {FaceEmbedder().runtime}"
     # RetinaFace's retries, compared where they matter: a face too small at max_side 60 (2x upscale), a dim clip

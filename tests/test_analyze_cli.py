@@ -110,7 +110,7 @@ def test_folder_without_videos_unwritable_output_and_bad_model(capsys, tmp_path,
 
 def test_calibrated_threshold_is_the_default_and_the_report_says_so(capsys, tmp_path, face_clip, tiny_model_path,
                                                                      cache_dir):
-    from core.checkpoints import load_model, save_model
+    from core.model.checkpoints import load_model, save_model
 
     model = load_model(tiny_model_path)
     calibrated = save_model(model, tmp_path / "cal.safetensors",

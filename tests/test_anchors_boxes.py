@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.anchors import NUM_ANCHORS, make_anchors
-from core.boxes import box_iou, cxcywh_to_xyxy, decode, encode, match, nms, xyxy_to_cxcywh
+from core.model.anchors import NUM_ANCHORS, make_anchors
+from core.model.boxes import box_iou, cxcywh_to_xyxy, decode, encode, match, nms, xyxy_to_cxcywh
 from tests.conftest import REFERENCE, need
 
 

@@ -3,10 +3,10 @@ from dataclasses import replace
 
 import pytest
 
-import core.atomic
-from core.cache import ResultCache, default_root
-from core.errors import OutputError
-from core.frames import FrameSelection
+import core.common.atomic
+from core.analysis.cache import ResultCache, default_root
+from core.common.errors import OutputError
+from core.media.frames import FrameSelection
 from report_fixtures import MODEL_SHA, VIDEO_SHA, make_result
 
 
@@ -87,7 +87,7 @@ def test_crash_mid_write_leaves_no_entry(tmp_path, monkeypatch):
     class Boom(Exception):
         pass
 
-    real_open = core.atomic.os.fdopen
+    real_open = core.common.atomic.os.fdopen
 
     def exploding_fdopen(*a, **kw):
         f = real_open(*a, **kw)
@@ -99,7 +99,7 @@ def test_crash_mid_write_leaves_no_entry(tmp_path, monkeypatch):
         f.write = write
         return f
 
-    monkeypatch.setattr(core.atomic.os, "fdopen", exploding_fdopen)
+    monkeypatch.setattr(core.common.atomic.os, "fdopen", exploding_fdopen)
     with pytest.raises(Boom):
         c.put(k, r)
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""The case file (core/case.py): round trip, the audit chain against edits, bad files, failed writes, the writer
+"""The case file (core/case/): round trip, the audit chain against edits, bad files, failed writes, the writer
 lock, and writers killed at random moments."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 
 from core.case import (SCHEMA_VERSION, Case, CaseError, CaseLockedError, CaseReadOnlyError, CaseVersionError,
                        review_import_plan)
-from core.results import Review
+from core.analysis.results import Review
 from report_fixtures import make_result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def evidence_file(folder: Path, name: str = "clip.mp4", data: bytes = b"not real
     """A file standing for an evidence video, and a result whose VideoInfo records it."""
     path = folder / name
     path.write_bytes(data)
-    from core.hashing import sha256_file
+    from core.common.hashing import sha256_file
 
     result = make_result(case=False)
     result.review = Review()

@@ -118,7 +118,7 @@ def test_analyze_into_a_case_review_export_verify(analysed, tmp_path, tiny_model
 
 
 def test_import_cached_review(analysed, tmp_path, capsys):
-    from core.cache import ResultCache
+    from core.analysis.cache import ResultCache
 
     case, clip, _ = analysed
     cache = ResultCache()

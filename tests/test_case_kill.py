@@ -30,7 +30,7 @@ HEADLINE_LINE = re.compile(r"^(?P<headline>[A-Z +]+)  (?P<score>\S+)  (?P<path>.
 
 APP = textwrap.dedent("""
     import os, sys
-    from core.threads import configure_threads
+    from core.common.threads import configure_threads
     configure_threads()
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication

@@ -4,11 +4,11 @@ import pickle
 import pytest
 import torch
 
-from core import hashing
-from core.checkpoints import load_model, read_checkpoint_info, save_model
-from core.hashing import sha256_file
-from core.errors import CheckpointError
-from core.model import CADDM, ModelConfig
+from core.common import hashing
+from core.model.checkpoints import load_model, read_checkpoint_info, save_model
+from core.common.hashing import sha256_file
+from core.common.errors import CheckpointError
+from core.model.caddm import CADDM, ModelConfig
 
 SMALL = ModelConfig("timm:resnet18", adm_width=32)
 

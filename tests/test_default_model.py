@@ -2,12 +2,12 @@
 import cv2
 import pytest
 
-from core.analysis import AnalysisOptions, analyze_video
-from core.checkpoints import load_model
-from core.frames import FrameSelection
-from core.inference import Predictor
-from core.registry import DEFAULT_MODEL, REGISTRY, resolve_model
-from core.resources import resource_path
+from core.analysis.engine import AnalysisOptions, analyze_video
+from core.model.checkpoints import load_model
+from core.media.frames import FrameSelection
+from core.model.inference import Predictor
+from core.model.registry import DEFAULT_MODEL, REGISTRY, resolve_model
+from core.common.resources import resource_path
 from tests.conftest import DATA
 
 SAMPLES = resource_path("samples")

@@ -9,10 +9,10 @@ from conftest import DATA
 
 pytest.importorskip("onnxruntime")
 
-from core.errors import CheckpointError  # noqa: E402
+from core.common.errors import CheckpointError  # noqa: E402
 from core.faces import descriptor_net  # noqa: E402
 from core.faces.descriptor_net import DescriptorNet, read_weights  # noqa: E402
-from core.faces.identity import FaceEmbedder, default_descriptor_model_path  # noqa: E402
+from core.faces.embedder import FaceEmbedder, default_descriptor_model_path  # noqa: E402
 from core.faces.pipeline import FacePipeline  # noqa: E402
 
 
@@ -96,10 +96,10 @@ def test_the_export_is_cached_by_the_model_files_hash(tmp_path, monkeypatch):
 
 
 def test_the_descriptor_runtime_is_recorded_in_the_result(face_clip, tiny_model_path):
-    from core.analysis import AnalysisOptions, analyze_video
-    from core.checkpoints import load_model
-    from core.frames import FrameSelection
-    from core.inference import Predictor
+    from core.analysis.engine import AnalysisOptions, analyze_video
+    from core.model.checkpoints import load_model
+    from core.media.frames import FrameSelection
+    from core.model.inference import Predictor
 
     predictor = Predictor(load_model(tiny_model_path), device="cpu", batch_size=4)
     on = analyze_video(face_clip, predictor, AnalysisOptions(frames=FrameSelection("count", 3)))

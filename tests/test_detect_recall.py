@@ -177,8 +177,8 @@ def test_old_recorded_settings_load_as_what_ran_without_the_new_switches():
 
 # ----------------------------------------------------------------------------------------- the dim real clip (W023)
 def _w023_frames(n: int = 4):
-    from core.frames import FrameSelection
-    from core.video import VideoReader, quick_probe
+    from core.media.frames import FrameSelection
+    from core.media.video import VideoReader, quick_probe
 
     path = need(SHARED_DATA / W023)
     with VideoReader(path) as reader:
@@ -207,7 +207,8 @@ def test_darker_w023_needs_the_new_defaults():
 
 
 def test_detection_copies_are_the_frame_downscaled_and_made_once():
-    from core.faces.detect import DetectionCopies, _downscaled, normalise_exposure, to_dlib_image
+    from core.faces.detect import DetectionCopies, _downscaled, normalise_exposure
+    from core.faces.dlib_models import to_dlib_image
 
     rng = np.random.default_rng(4)
     frame = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8), (0, 0), 3)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import REFERENCE, SHARED_DATA, need
-from core.errors import CheckpointError
+from core.common.errors import CheckpointError
 from core.faces.detect import Detection, FaceDetector
 from core.faces.landmarks import LandmarkPredictor, default_landmark_model_path
 

@@ -1,4 +1,4 @@
-"""The headline states findings, never authenticity (core.findings), and says the same in the app, the reports,
+"""The headline states findings, never authenticity (core.analysis.findings), and says the same in the app, the reports,
 the JSON and the CLI line: model only, model + matching reference, model + mismatching reference, no face."""
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from core.faces.identity import DIM
-from core.findings import (CHANGE, INCONCLUSIVE, MANIPULATION, MISMATCH, NO_FINDING, artifact_meaning, assess,
+from core.analysis.findings import (CHANGE, INCONCLUSIVE, MANIPULATION, MISMATCH, NO_FINDING, artifact_meaning, assess,
                            calibration_rates)
-from core.frames import FrameSelection
-from core.reference import Reference, ReferenceFile
-from core.results import AnalysisResult, AnalysisSettings, FaceResult, FrameResult, ModelInfo, load_json
+from core.media.frames import FrameSelection
+from core.analysis.reference import Reference, ReferenceFile
+from core.analysis.results import AnalysisResult, AnalysisSettings, FaceResult, FrameResult, ModelInfo, load_json
 from report_fixtures import video_info
 
 CARD = {"calibration": {"threshold": 0.8, "fpr_real_videos": 0.0263, "tpr_fake_videos": 0.2121,

@@ -1,5 +1,5 @@
-"""core.formatting: times, sizes, scores and shares read the same in the app and in the reports."""
-from core.formatting import DASH, fmt_score, fmt_share, fmt_size, fmt_time
+"""core.common.formatting: times, sizes, scores and shares read the same in the app and in the reports."""
+from core.common.formatting import DASH, fmt_score, fmt_share, fmt_size, fmt_time
 
 
 def test_fmt_time():
@@ -35,7 +35,7 @@ def test_app_and_reports_use_it():
     import caddm_gui.main_window
     import caddm_gui.review_panel
     import caddm_gui.findings_panel
-    import core.formatting as F
+    import core.common.formatting as F
     import core.reports.content
     import core.reports.html_report
     import core.reports.pdf_report

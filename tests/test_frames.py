@@ -1,6 +1,6 @@
 import pytest
 
-from core.frames import FrameSelection
+from core.media.frames import FrameSelection
 
 
 def test_all_stride_count():

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from core.case import Case
-from core.findings import ARTIFACT_VERDICT_WORDS
+from core.analysis.findings import ARTIFACT_VERDICT_WORDS
 from gui_fixtures import show_window, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
     tiny_model, write_clip  # noqa: F401
 
@@ -122,7 +122,7 @@ def test_create_add_analyse_review_in_the_case_at_once(qtbot, app, clip, second,
 def test_export_carries_the_case_review_and_is_recorded(qtbot, app, clip, tmp_path):
     import shutil
 
-    from core.results import CaseInfo
+    from core.analysis.results import CaseInfo
 
     state, cmds = app
     clip = shutil.copy(clip, tmp_path / "moving_face.mp4")   # changed below
@@ -252,7 +252,7 @@ def test_read_only_file_and_newer_schema_open_read_only(qtbot, app, tmp_path):
 
 
 def test_cached_review_is_offered_and_imported(qtbot, win, clip, tmp_path):
-    from core.video import probe_video
+    from core.media.video import probe_video
 
     from caddm_gui.case_panel import ReviewOfferDialog
 

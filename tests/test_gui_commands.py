@@ -67,7 +67,7 @@ def test_threshold_changes_verdict_and_jumps(qtbot, app, clip):
 
 
 def test_export_report_and_png(qtbot, app, clip, tmp_path):
-    from core.results import CaseInfo
+    from core.analysis.results import CaseInfo
 
     state, cmds = app
     open_and_wait(qtbot, cmds, clip)
@@ -172,8 +172,7 @@ def test_model_file_hashed_once_per_analysis(qtbot, app, clip, tiny_model, monke
     """Opening a video (cache look-up) and analysing it hash the model file once, the video on each probe."""
     import shutil
 
-    from core import hashing
-
+    from core.common import hashing
     state, cmds = app
     model = shutil.copy(tiny_model, tmp_path / "fresh_model.safetensors")  # a file this process never hashed
     cmds.prefs.model_path = str(model)
@@ -191,10 +190,10 @@ def test_model_file_hashed_once_per_analysis(qtbot, app, clip, tiny_model, monke
 def test_cache_key_of_a_lookup_and_of_a_stored_result_agree(tmp_path, clip, tiny_model):
     """The key a result is looked up under (from the options) is the key it is stored and re-saved under (from
     what it records): one derivation, so saving a review always updates the same entry."""
-    from core.analysis import AnalysisOptions
-    from core.cache import ResultCache
-    from core.frames import FrameSelection
-    from core.runner import analyze_cached, load_predictor, lookup_cached
+    from core.analysis.engine import AnalysisOptions
+    from core.analysis.cache import ResultCache
+    from core.media.frames import FrameSelection
+    from core.analysis.runner import analyze_cached, load_predictor, lookup_cached
 
     cache = ResultCache(tmp_path / "c")
     options = AnalysisOptions(frames=FrameSelection("count", 3))
@@ -212,7 +211,7 @@ def test_threshold_follows_the_models_calibration_until_the_analyst_sets_one(qtb
     from caddm_gui.commands import Commands
     from caddm_gui.preferences import Preferences
     from caddm_gui.state import AppState
-    from core.checkpoints import load_model, save_model
+    from core.model.checkpoints import load_model, save_model
 
     cal = save_model(load_model(tiny_model), tmp_path / "cal.safetensors", calibration={"threshold": 0.62})
     state = AppState()

@@ -14,7 +14,7 @@ def long_clip(tmp_path_factory):
 
 
 def reference(path, index):
-    from core.video import VideoReader
+    from core.media.video import VideoReader
 
     with VideoReader(path) as r:
         return r.read_frame(index)

@@ -14,8 +14,9 @@ from conftest import DATA, need
 
 from core.faces import identity
 from core.faces.identity import DIFFERENT_MIN, DIM, SAME_MAX
-from core.reference import Reference, ReferenceFace, ReferenceScan
-from core.results import AnalysisResult, identity_series
+from core.analysis.reference import Reference, ReferenceFace, ReferenceScan
+from core.analysis.identities import identity_series
+from core.analysis.results import AnalysisResult
 from gui_fixtures import show_window, analyse_and_wait, app, clip, errors, open_and_wait, prefs, qsettings, result_cache, \
     tiny_model  # noqa: F401
 

@@ -226,7 +226,7 @@ def test_show_metadata_runs_off_the_ui_thread(qtbot, monkeypatch, tiny_model):
 
 def test_export_dialog_values(qtbot):
     from caddm_gui.export_dialog import ExportDialog
-    from core.results import CaseInfo
+    from core.analysis.results import CaseInfo
 
     dlg = ExportDialog("/tmp/out", CaseInfo(analyst="B. Examiner"), n_flagged=2)
     qtbot.addWidget(dlg)
@@ -250,7 +250,7 @@ def test_cli_help():
 def test_settings_threshold_from_the_model_card(qtbot, tiny_model, tmp_path):
     from caddm_gui.preferences import Preferences
     from caddm_gui.settings_dialog import SettingsDialog
-    from core.checkpoints import load_model, save_model
+    from core.model.checkpoints import load_model, save_model
 
     cal = save_model(load_model(tiny_model), tmp_path / "cal.safetensors", calibration={"threshold": 0.62})
     dlg = SettingsDialog(Preferences(model_path=str(cal), threshold=0.4))

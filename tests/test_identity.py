@@ -7,14 +7,17 @@ import numpy as np
 import pytest
 from conftest import DATA, need
 
-from core.errors import CheckpointError
+from core.common.errors import CheckpointError
+from core.faces import embedder as face_embedder
 from core.faces import identity
-from core.faces.identity import (DIFFERENT_MIN, DIM, JUMP_DISTANCE, MIN_FACES, SAME_MAX, FaceEmbedder,
-                                 consistency_jumps, descriptor_from_text, descriptor_to_text, distances,
-                                 identity_verdict, track_consistency)
+from core.faces.embedder import FaceEmbedder
+from core.faces.identity import (DIFFERENT_MIN, DIM, JUMP_DISTANCE, MIN_FACES, SAME_MAX, consistency_jumps,
+                                 descriptor_from_text, descriptor_to_text, distances, identity_verdict,
+                                 track_consistency)
 from core.faces.pipeline import FacePipeline
-from core.reference import Reference, load_reference
-from core.results import AnalysisResult, load_json
+from core.analysis.reference import Reference
+from core.analysis.reference_scan import load_reference
+from core.analysis.results import AnalysisResult, load_json
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +87,11 @@ def test_missing_or_corrupt_descriptor_model_is_a_one_line_error(tmp_path):
     junk.write_bytes(b"\x00\x01 not a dlib model" * 100)
     with pytest.raises(CheckpointError, match="junk.dat: not a dlib face recognition model"):
         FaceEmbedder(junk)
-    from core.faces.landmarks import packaged_model_path
+    from core.faces.dlib_models import packaged_model_path
 
     with pytest.raises(CheckpointError, match="no_such_model.dat: face descriptor model file is missing"):
         packaged_model_path("no_such_model.dat", "face descriptor model")
-    assert identity.default_descriptor_model_path().endswith(identity.DESCRIPTOR_MODEL)
+    assert face_embedder.default_descriptor_model_path().endswith(face_embedder.DESCRIPTOR_MODEL)
 
 
 # ------------------------------------------------------------------------------------------------- pure functions
@@ -155,7 +158,7 @@ def _with_descriptors(result, rng):
 def test_result_with_reference_round_trips_and_old_reports_still_read(tmp_path):
     from report_fixtures import make_result
 
-    from core.reference import ReferenceFile
+    from core.analysis.reference import ReferenceFile
 
     rng = np.random.default_rng(3)
     result, base = _with_descriptors(make_result(), rng)
@@ -205,7 +208,7 @@ def test_result_with_reference_round_trips_and_old_reports_still_read(tmp_path):
 def test_reports_show_the_identity_section(tmp_path):
     from report_fixtures import make_result
 
-    from core.reference import ReferenceFile
+    from core.analysis.reference import ReferenceFile
     from core.reports import render_reports
 
     rng = np.random.default_rng(4)
@@ -270,17 +273,17 @@ def test_reference_files_problems_are_named_and_files_stay_unchanged(tmp_path, f
 
 
 def test_analysis_describes_faces_and_records_it(face_clip, tiny_model_path):
-    from core.analysis import AnalysisOptions, analyze_video
-    from core.cache import ResultCache
-    from core.frames import FrameSelection
-    from core.runner import load_predictor
+    from core.analysis.engine import AnalysisOptions, analyze_video
+    from core.analysis.cache import ResultCache
+    from core.media.frames import FrameSelection
+    from core.analysis.runner import load_predictor
 
     predictor = load_predictor(tiny_model_path, device="cpu")
     every = AnalysisOptions(frames=FrameSelection("stride", 2), identity_every=1)
     r = analyze_video(face_clip, predictor, every, pipeline=_pipeline())
     faces = [f for fr in r.frames for f in fr.faces]
     assert faces and all(f.descriptor is not None and f.identity_distance is None for f in faces)
-    assert r.settings.extra["identity"] == {"descriptor_model": identity.DESCRIPTOR_MODEL, "every": 1}
+    assert r.settings.extra["identity"] == {"descriptor_model": face_embedder.DESCRIPTOR_MODEL, "every": 1}
     assert r.timings["identity"] > 0
     third = analyze_video(face_clip, predictor, AnalysisOptions(frames=FrameSelection("stride", 2),
                                                                  identity_every=3), pipeline=_pipeline())

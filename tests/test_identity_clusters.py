@@ -9,8 +9,10 @@ from conftest import DATA, need
 
 from core.faces import identity
 from core.faces.identity import DIFFERENT_MIN, DIM, SAME_MAX, cluster
-from core.reference import Reference, ReferenceFile, scan_reference
-from core.results import AnalysisResult, FaceResult, FrameResult, identity_clusters, identity_series, load_json
+from core.analysis.reference import Reference, ReferenceFile
+from core.analysis.reference_scan import scan_reference
+from core.analysis.identities import identity_clusters, identity_series
+from core.analysis.results import AnalysisResult, FaceResult, FrameResult, load_json
 
 
 def _person(rng):
@@ -123,7 +125,7 @@ def test_identity_series_is_consistency_without_a_reference_and_distance_with_on
 
 
 def test_cache_keeps_descriptors_not_the_comparison(tmp_path, report_parts):
-    from core.cache import ResultCache
+    from core.analysis.cache import ResultCache
 
     rng = np.random.default_rng(4)
     a = _person(rng)

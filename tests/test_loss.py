@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.anchors import make_anchors
-from core.boxes import match
+from core.model.anchors import make_anchors
+from core.model.boxes import match
 from core.train.loss import caddm_loss, detection_loss
 from tests.conftest import REFERENCE, need
 
@@ -24,7 +24,7 @@ def test_loss_parity_with_authors():
 
 
 def test_our_label_assignment_feeds_the_same_loss():
-    """Targets from core.boxes.match give the same loss (their matcher read the stored numbers as xyxy, so the
+    """Targets from core.model.boxes.match give the same loss (their matcher read the stored numbers as xyxy, so the
     same numbers are fed here)."""
     d = np.load(need(REFERENCE / "expected_resnet34.npz"))
     anchors = make_anchors()

@@ -7,9 +7,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from core.errors import VideoError
-from core.media import keyframe_index
-from core.video import VideoReader, probe_video
+from core.common.errors import VideoError
+from core.media.container import keyframe_index
+from core.media.video import VideoReader, probe_video
 from tests import media_corpus as mc
 
 pytest.importorskip("av")
@@ -146,8 +146,7 @@ def test_resolution_change_gives_each_frame_its_own_size(corpus):
 
 def test_a_reader_opened_before_the_probe_switches_once_the_probe_ran(corpus, monkeypatch):
     """The app opens its frame reader while it probes: frames read after the probe are at their own size."""
-    from core import media
-
+    from core.media import container as media
     case = corpus("size_change")
     monkeypatch.setattr(media, "_CACHE", type(media._CACHE)())            # nothing probed in this process yet
     with VideoReader(case.path) as r:
@@ -181,16 +180,16 @@ def test_keyframe_index_counts_frames_in_display_order(corpus):
 
 @pytest.fixture(scope="module")
 def predictor(tiny_model_path):
-    from core.checkpoints import load_model
-    from core.inference import Predictor
+    from core.model.checkpoints import load_model
+    from core.model.inference import Predictor
 
     return Predictor(load_model(tiny_model_path), device="cpu", batch_size=4)
 
 
 @pytest.mark.parametrize("name", ["rotate90", "vfr", "size_change", "truncated_mkv"])
 def test_short_analysis(corpus, predictor, name):
-    from core.analysis import AnalysisOptions, analyze_video
-    from core.frames import FrameSelection
+    from core.analysis.engine import AnalysisOptions, analyze_video
+    from core.media.frames import FrameSelection
 
     case = corpus(name)
     result = analyze_video(case.path, predictor, AnalysisOptions(frames=FrameSelection("count", 3)))
@@ -220,7 +219,7 @@ def test_short_analysis(corpus, predictor, name):
 
 
 def test_media_summary_of_an_older_record():
-    from core.evidence import VideoInfo, media_summary
+    from core.media.evidence import VideoInfo, media_summary
 
     info = VideoInfo(path="/x.mp4", sha256="0", size_bytes=1, container="mp4", codec="avc1", width=2, height=2,
                      fps=25.0, frame_count=1, duration_s=0.04, rotation=90)
@@ -228,7 +227,7 @@ def test_media_summary_of_an_older_record():
 
 
 def test_intra_only_streams_are_sampled_for_size_changes(corpus, monkeypatch):
-    import core.media as media
+    import core.media.container as media
 
     case = corpus("mjpeg_avi")  # 12 keyframes over 0.48 s
     monkeypatch.setattr(media, "MAX_DECODED_KEYFRAMES", 4)

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.artifacts import BoxSettings, artifact_boxes
-from core.inference import Predictor
-from core.model import CADDM, ModelConfig
-from core.preprocess import RAW_BGR, RGB_SYMMETRIC, to_model_input
+from core.model.artifacts import BoxSettings, artifact_boxes
+from core.model.inference import Predictor
+from core.model.caddm import CADDM, ModelConfig
+from core.model.preprocess import RAW_BGR, RGB_SYMMETRIC, to_model_input
 
 SMALL = ModelConfig("timm:resnet18", adm_width=32)
 
@@ -43,7 +43,7 @@ def test_lite_variant_projects_to_narrow_adm():
 
 
 def test_pretrained_lite_weights_are_the_packaged_tensors():
-    from core.backbones import build_backbone, packaged_weights_path, get_spec
+    from core.model.backbones import build_backbone, packaged_weights_path, get_spec
 
     path = packaged_weights_path(get_spec("efficientnet-lite0"))
     if path is None:

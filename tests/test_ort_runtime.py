@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from core import ort_runtime  # noqa: E402
-from core.checkpoints import load_model  # noqa: E402
-from core.inference import Predictor  # noqa: E402
+from core.model import onnx, ort_runtime  # noqa: E402
+from core.model.checkpoints import load_model  # noqa: E402
+from core.model.inference import Predictor  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def crops():
 
 
 def test_onnxruntime_scores_and_boxes_equal_torchs(tiny_model_path, crops):
-    from core.artifacts import BoxSettings
+    from core.model.artifacts import BoxSettings
 
     boxes = BoxSettings(score_threshold=0.0, top_k=5, max_area=1.0)
     ort = Predictor(load_model(tiny_model_path), device="cpu", batch_size=4, runtime="onnxruntime", boxes=boxes)
@@ -48,7 +48,7 @@ def test_auto_is_onnxruntime_on_the_cpu_and_the_export_is_cached(tiny_model_path
 
 
 def test_missing_onnxruntime_auto_falls_back_and_explicit_is_refused(tiny_model_path, monkeypatch):
-    monkeypatch.setattr(ort_runtime, "available", lambda: "the Python package 'onnxruntime' is not installed")
+    monkeypatch.setattr(onnx, "available", lambda: "the Python package 'onnxruntime' is not installed")
     with pytest.warns(RuntimeWarning, match="not installed"):
         p = Predictor(load_model(tiny_model_path), device="cpu")
     assert p.runtime.startswith("torch ")
@@ -69,10 +69,10 @@ def test_an_export_that_disagrees_with_torch_is_refused(tiny_model_path, monkeyp
 def test_the_runtime_is_recorded_and_changes_no_score(face_clip, tiny_model_path):
     from dataclasses import replace
 
-    from core.analysis import AnalysisOptions, analyze_video
-    from core.frames import FrameSelection
+    from core.analysis.engine import AnalysisOptions, analyze_video
+    from core.media.frames import FrameSelection
     from core.reports.content import build_content
-    from core.results import AnalysisResult
+    from core.analysis.results import AnalysisResult
 
     options = AnalysisOptions(frames=FrameSelection("count", 3), identity=False)
     runs = {rt: analyze_video(face_clip, Predictor(load_model(tiny_model_path), device="cpu", batch_size=4,
@@ -115,8 +115,8 @@ def test_lanes_score_every_crop_in_order_as_one_lane(tiny_model_path, crops):
 
 
 def test_analysis_over_lanes_equals_one_lane_and_a_lane_error_is_raised(face_clip, tiny_model_path, monkeypatch):
-    from core.analysis import AnalysisOptions, analyze_video
-    from core.frames import FrameSelection
+    from core.analysis.engine import AnalysisOptions, analyze_video
+    from core.media.frames import FrameSelection
 
     predictor = Predictor(load_model(tiny_model_path), device="cpu", batch_size=2, runtime="onnxruntime")
     runs = {}

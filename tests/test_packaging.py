@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from core import resources
-from core.registry import default_model_path
+from core.common import resources
+from core.model.registry import default_model_path
 from tests.conftest import ROOT
 
 SHIPPED = ["models/caddm_lite_demo.safetensors", "models/README.md", "samples/astronaut_fake.mp4",
@@ -65,7 +65,7 @@ def test_sdist_and_wheel_ship_the_model_and_samples(tmp_path):
         names = set(z.namelist())
     for part in SHIPPED:
         assert f"caddm_resources/{part}" in names
-    assert {"core/resources.py", "core/registry.py", "caddm_gui/app.py", "train_cli.py"} <= names
+    assert {"core/common/resources.py", "core/model/registry.py", "caddm_gui/app.py", "train_cli.py"} <= names
     assert not any("/recipe/" in n for n in names), "the training recipe stays in the source tree"
     with tarfile.open(sdist) as t:
         top = t.getnames()[0].split("/")[0]

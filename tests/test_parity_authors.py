@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoints import load_model
+from core.model.checkpoints import load_model
 from tests.conftest import REFERENCE, need
 
 BACKBONES = ["resnet34", "efficientnet-b3", "efficientnet-b4"]

@@ -70,7 +70,7 @@ def test_celebdf_and_dfdc(tmp_path):
 
 def test_paired_fakes_and_sources_share_frame_indices():
     """FF++ fakes and their target originals differ in length: every fake frame must have its source frame."""
-    from core.frames import FrameSelection
+    from core.media.frames import FrameSelection
     from core.train.prepare import VideoTask, pair_frame_indices
 
     lengths = {"src.mp4": 390, "long.mp4": 501, "short.mp4": 300, "alone.mp4": 100}

@@ -1,4 +1,4 @@
-"""Seek previews (core.proxy): a long-GOP clip made here with PyAV, its proxy built, read back and compared with the
+"""Seek previews (core.media.proxy): a long-GOP clip made here with PyAV, its proxy built, read back and compared with the
 exact frames; cancelling; when a proxy is worth building; the frame loader's previews."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("av")
 
-from core import proxy  # noqa: E402
-from core.video import VideoReader  # noqa: E402
+from core.media import proxy  # noqa: E402
+from core.media.video import VideoReader  # noqa: E402
 from media_corpus import long_gop_clip  # noqa: E402
 
 

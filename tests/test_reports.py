@@ -6,11 +6,11 @@ import re
 import numpy as np
 import pytest
 
-from core.errors import OutputError
+from core.common.errors import OutputError
 from core.reports import FILENAMES, render_reports, write_reports
 from core.reports.csv_report import COLUMNS
 from core.reports.figures import annotate_frame, render_view, score_colour_bgr, timeline_figure, timeline_png
-from core.results import AnalysisResult, FrameResult, load_json
+from core.analysis.results import AnalysisResult, FrameResult, load_json
 from report_fixtures import H, VIDEO_SHA, W, face, frame_source, make_result
 
 
@@ -174,7 +174,7 @@ def test_no_pyplot_state():
 def test_pdf_long_text_runs_over_pages():
     from dataclasses import replace
     import re as _re
-    from core.results import CaseInfo, Review
+    from core.analysis.results import CaseInfo, Review
     r = replace(make_result(), case=CaseInfo("L-1", "B", "lorem ipsum $x$ " * 1500),
                 review=Review(flags={100}, notes={100: "n " * 1500}))
     short = render_reports(make_result(), ("pdf",), frame_source=frame_source)["pdf"]
@@ -186,7 +186,7 @@ def test_pdf_long_text_runs_over_pages():
 def test_track_review_and_case_audit_line(tmp_path):
     """A result exported from a case carries the audit summary and may hold review per face track: both reach the
     JSON (round trip), the HTML and the PDF; a result without them keeps the JSON it had."""
-    from core.results import CaseInfo, Review
+    from core.analysis.results import CaseInfo, Review
 
     plain = make_result()
     assert "audit" not in plain.to_dict()["case"] and "track_flags" not in plain.to_dict()["review"]

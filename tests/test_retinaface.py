@@ -17,7 +17,7 @@ except Exception as e:  # noqa: BLE001 - the weights package is missing: say so 
     pytest.skip(f"RetinaFace weights unavailable: {e}", allow_module_level=True)
 
 from core.faces.pipeline import DetectorSettings, FacePipeline  # noqa: E402
-from core.video import VideoReader  # noqa: E402
+from core.media.video import VideoReader  # noqa: E402
 
 SAMPLE = "resources/samples/astronaut_real.mp4"
 
@@ -94,7 +94,7 @@ def test_a_face_whose_68_point_fit_strays_is_aligned_from_retinafaces_points(fra
     from RetinaFace's points and the face says so; otherwise from the landmarks, as the authors align."""
     from core.faces.align import align_face
     from core.faces.pipeline import FIVE_POINT_DISAGREEMENT, points_disagreement
-    from core.results import FaceResult
+    from core.analysis.results import FaceResult
 
     pipe = FacePipeline(DetectorSettings())
     (face,) = pipe.process(0, frame)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -17,35 +16,17 @@ import pytest
 import ray
 
 from core.cli.screen import main as screen_main
-from core.hashing import sha256_file
-from core.results import load_json
+from core.common.hashing import sha256_file
+from core.analysis.results import load_json
 from core.screen import journal
 from core.screen.driver import CRASH_ENV, default_workers
 from core.screen.inputs import expand_inputs
 from core.screen.rows import by_suspicion, make_row, error_fields
+from media_corpus import cut_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "resources" / "samples"
 FRAMES = "3"
-
-
-def cut_clip(src: Path, dst: Path, start: int, n: int = 6) -> Path:
-    """Frames [start, start + n) of `src` re-encoded (mp4v) to `dst`: a small clip of the bundled sample's faces."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(src))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    writer = None
-    for _ in range(n):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if writer is None:
-            writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, frame.shape[1::-1])
-        writer.write(frame)
-    writer.release()
-    cap.release()
-    return dst
 
 
 def run(capsys, *args) -> tuple[int, str, str]:

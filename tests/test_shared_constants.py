@@ -1,5 +1,5 @@
 """Each list the CLIs, the app and the reports share has one home, and every user takes it from there: device
-names (`core.device`), video extensions (`core.evidence`), frame selection modes (`core.frames`) and report
+names (`core.model.device`), video extensions (`core.media.evidence`), frame selection modes (`core.media.frames`) and report
 formats (`core.reports`)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 import pytest
 from PySide6.QtCore import Qt
 
-from core.device import DEVICE_CHOICES, DEVICE_LABELS, is_device_name
+from core.model.device import DEVICE_CHOICES, DEVICE_LABELS, is_device_name
 from gui_fixtures import qsettings  # noqa: F401
 
 
@@ -78,7 +78,7 @@ def test_video_extensions_are_shared_by_cli_file_dialog_and_preparation(tmp_path
     import caddm_gui.commands
     import caddm_gui.main_window
     from core.cli.analyze import collect_videos
-    from core.evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, video_file_filter
+    from core.media.evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, video_file_filter
     from core.train.prepare import _videos_in
 
     videos_part, all_part = video_file_filter().split(";;")
@@ -105,7 +105,7 @@ def test_frame_modes_and_report_formats_are_shared(qtbot, capsys):
     from caddm_gui.export_dialog import ExportDialog
     from caddm_gui.preferences import Preferences
     from caddm_gui.settings_dialog import SettingsDialog
-    from core.frames import MODE_LABELS, MODES, FrameSelection
+    from core.media.frames import MODE_LABELS, MODES, FrameSelection
     from core.reports import FORMAT_LABELS, FORMATS
 
     assert set(MODE_LABELS) == set(MODES)

@@ -16,14 +16,14 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 
 def test_importing_core_changes_nothing_in_the_process():
-    r = _run("import os, core, core.backbones, core.analysis, core.runner; "
+    r = _run("import os, core, core.model.backbones, core.analysis.engine, core.analysis.runner; "
              "print('OMP_WAIT_POLICY' in os.environ, 'HF_HUB_OFFLINE' in os.environ)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
 
 
 def test_configure_before_torch_makes_openmp_wait_passively():
-    r = _run("import os; from core.threads import configure_threads, omp_passive; ok = configure_threads(); "
+    r = _run("import os; from core.common.threads import configure_threads, omp_passive; ok = configure_threads(); "
              "import torch; print(ok, omp_passive(), os.environ['OMP_WAIT_POLICY'])")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True", "True", "PASSIVE"]
@@ -31,7 +31,7 @@ def test_configure_before_torch_makes_openmp_wait_passively():
 
 
 def test_configure_after_torch_warns_and_analysis_keeps_a_core_free():
-    r = _run("import torch; from core.threads import configure_threads, omp_passive; "
+    r = _run("import torch; from core.common.threads import configure_threads, omp_passive; "
              "print(configure_threads(), omp_passive())")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
@@ -42,7 +42,7 @@ def test_entry_points_configure_threads_first():
     """caddm-analyze, caddm-train and caddm-gui set passive waiting before their first torch import."""
     for module in ("core.cli.analyze", "core.cli.train", "caddm_gui.app"):
         code = (f"import sys; import {module} as m; assert 'torch' not in sys.modules, 'torch loaded on import'; "
-                "import core.threads as t; orig = t.configure_threads; seen = []; "
+                "import core.common.threads as t; orig = t.configure_threads; seen = []; "
                 "m.configure_threads = lambda: seen.append('torch' in sys.modules) or orig(); "
                 "exec('try:\\n    m.main([\"--help\"])\\nexcept SystemExit:\\n    pass'); print(seen)")
         r = _run(code)
@@ -51,7 +51,7 @@ def test_entry_points_configure_threads_first():
 
 
 def test_layering_analysis_never_loads_training_and_results_need_no_decoder():
-    r = _run("import sys, core.results, core.cache, core.evidence; print('cv2' in sys.modules); "
-             "import core.runner, core.cli.analyze; print(any(m.startswith('core.train') for m in sys.modules))")
+    r = _run("import sys, core.analysis.results, core.analysis.cache, core.media.evidence; print('cv2' in sys.modules); "
+             "import core.analysis.runner, core.cli.analyze; print(any(m.startswith('core.train') for m in sys.modules))")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]

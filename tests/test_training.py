@@ -162,7 +162,7 @@ def test_cli_end_to_end(prepared, tmp_path, capsys):
         assert (run / f).exists(), f
     rows = (run / "metrics.csv").read_text().splitlines()
     assert len(rows) == 3 and "val_video_auc" in rows[0]
-    from core.checkpoints import load_model
+    from core.model.checkpoints import load_model
     m = load_model(run / "last.safetensors")
     assert m.metadata["steps"] == 4 and m.metadata["data"]["train_records"] == 12
     assert m.metadata["data"]["face_detector"] == "retinaface"  # the detector of the index it trained on
@@ -180,7 +180,7 @@ def test_cli_end_to_end(prepared, tmp_path, capsys):
 
 
 def _weights(path):
-    from core.checkpoints import load_model
+    from core.model.checkpoints import load_model
     return load_model(path).state_dict()
 
 

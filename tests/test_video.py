@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, need
-from core.errors import VideoError
-from core.evidence import VideoInfo
-from core.hashing import sha256_file
-from core.video import Frame, VideoReader, probe_video
+from core.common.errors import VideoError
+from core.media.evidence import VideoInfo
+from core.common.hashing import sha256_file
+from core.media.video import Frame, VideoReader, probe_video
 
 W, H, FPS, N = 96, 64, 10.0, 20
 

@@ -15,14 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-from ..atomic import ensure_output_dir
-from ..device import DEVICE_CHOICES, RUNTIME_CHOICES
-from ..faces.detector_choice import DEFAULT_DETECTOR, DETECTORS
-from ..faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
-from ..errors import CaddmError, OutputError
-from ..evidence import collect_videos
-from ..reports import FORMATS
-from ..threads import configure_threads
+from core.common.atomic import ensure_output_dir
+from core.model.device import DEVICE_CHOICES, RUNTIME_CHOICES
+from core.faces.detector_choice import DEFAULT_DETECTOR, DETECTORS
+from core.faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
+from core.common.errors import CaddmError, OutputError
+from core.media.evidence import collect_videos
+from core.reports import FORMATS
+from core.common.threads import configure_threads
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _frame_selection(args):
-    from ..frames import FrameSelection
+    from core.media.frames import FrameSelection
 
     if args.all_frames:
         return FrameSelection("all", 1)
@@ -134,7 +134,7 @@ class ProgressBar:
 
 
 def headline_line(result, report_dir: Path) -> str:
-    """One line per video: the findings' headline (`core.findings`), the video score, the file, then each line of
+    """One line per video: the findings' headline (`core.analysis.findings`), the video score, the file, then each line of
     evidence as "key status [figure]", coverage, tracks and threshold, and where the reports went."""
     s, found = result.summary, result.findings()
     score = "  n/a" if s.video_score is None else f"{s.video_score:.3f}"
@@ -182,13 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     # Heavy imports only once the arguments are known to be good (--help stays instant).
     from dataclasses import replace
 
-    from ..analysis import AnalysisOptions
-    from ..cache import ResultCache
-    from ..faces.pipeline import DetectorSettings
-    from ..reports import write_reports
-    from ..runner import analyze_cached, load_predictor
-    from ..results import CaseInfo
-    from ..video import VideoReader, probe_video
+    from core.analysis.engine import AnalysisOptions
+    from core.analysis.cache import ResultCache
+    from core.faces.pipeline import DetectorSettings
+    from core.reports import write_reports
+    from core.analysis.runner import analyze_cached, load_predictor
+    from core.analysis.results import CaseInfo
+    from core.media.video import VideoReader, probe_video
 
     try:
         predictor = load_predictor(args.model, device=args.device, batch_size=args.batch_size, runtime=args.runtime)
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     reference = None
     if args.reference:
-        from ..reference import load_reference
+        from core.analysis.reference_scan import load_reference
 
         try:
             reference = load_reference(args.reference)
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
     case_file = None
     if args.case:
-        from ..case import Case, review_import_plan, utc_now
+        from core.case import Case, review_import_plan, utc_now
         try:
             case_file = Case.open(args.case, "c", case_id=args.case_id, analyst=args.analyst, notes=args.notes or "",
                                   program="caddm-analyze")

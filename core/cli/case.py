@@ -20,8 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.errors import CaddmError
-from core.formatting import fmt_score
+from core.common.errors import CaddmError
+from core.common.formatting import fmt_score
 
 PROG = "caddm-case"
 
@@ -130,8 +130,8 @@ def _review_counts(review, history: int) -> str:
 
 def _add(args) -> int:
     from core.case import CaseError
-    from core.results import load_json
-    from core.video import probe_video
+    from core.analysis.results import load_json
+    from core.media.video import probe_video
 
     if not args.videos and not args.from_screen:
         print(f"{PROG}: error: add: name a VIDEO or --from-screen RESULT", file=sys.stderr)
@@ -164,7 +164,7 @@ def _info(args) -> int:
         rows += [("Audit log", audit.summary()), ("Exports", str(len(exports)))]
         for k, v in rows:
             print(f"{k + ':':15s}{v}")
-        from core.findings import ARTIFACT_VERDICT_WORDS
+        from core.analysis.findings import ARTIFACT_VERDICT_WORDS
 
         items = case.items()
         print(f"Evidence ({len(items)} item{'s' * (len(items) != 1)}):")
@@ -235,7 +235,7 @@ def _review(args) -> int:
 
 
 def _export(args) -> int:
-    from core.atomic import ensure_output_dir
+    from core.common.atomic import ensure_output_dir
     from core.case import CaseReadOnlyError, check_evidence_file
     from core.cli.analyze import _out_dirs
     from core.reports import FORMATS, write_reports
@@ -272,7 +272,7 @@ def _export(args) -> int:
                 if args.no_frames:
                     written = write_reports(result, folder, formats, None, args.top)
                 else:
-                    from core.video import VideoReader
+                    from core.media.video import VideoReader
 
                     check_evidence_file(f"evidence item {it.item}", it.abs_path, it.sha256,
                                         "; --no-frames writes the reports without frame images")
@@ -294,9 +294,9 @@ def _export(args) -> int:
 
 
 def _import_cache(args) -> int:
-    from core.cache import ResultCache
+    from core.analysis.cache import ResultCache
     from core.case import accept_review_offer, offer_cached_review
-    from core.video import probe_video
+    from core.media.video import probe_video
 
     info = probe_video(args.video)
     cache = ResultCache()
@@ -334,7 +334,7 @@ COMMANDS = {"create": _create, "add": _add, "info": _info, "verify": _verify, "l
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.threads import configure_threads
+    from core.common.threads import configure_threads
 
     configure_threads()  # before anything loads torch (export, import-cache read video)
     try:

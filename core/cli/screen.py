@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-from ..errors import CaddmError
+from core.common.errors import CaddmError
 
 PROG = "caddm-screen"
 INSTALL_HINT = "pip install 'caddm-inspector[screen]' (scripts/bootstrap.sh installs it)"
@@ -101,7 +100,7 @@ class _Bar:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..threads import configure_threads
+    from core.common.threads import configure_threads
 
     configure_threads()
     parser = build_parser()
@@ -119,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {e.name} is not installed: {INSTALL_HINT}", file=sys.stderr)
         return 2
 
-    from ..atomic import ensure_output_dir
-    from ..screen.inputs import expand_inputs
+    from core.common.atomic import ensure_output_dir
+    from core.screen.inputs import expand_inputs
 
     paths, problems = expand_inputs(args.inputs)
     for msg in problems:
@@ -128,12 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         return _usage(parser, "no input files to screen")
 
-    from ..analysis import AnalysisOptions
-    from ..checkpoints import read_checkpoint_info
-    from ..frames import FrameSelection
-    from ..registry import resolve_model
-    from ..screen import journal
-    from ..screen.driver import ScreenError, screen
+    from core.analysis.engine import AnalysisOptions
+    from core.model.checkpoints import read_checkpoint_info
+    from core.media.frames import FrameSelection
+    from core.model.registry import resolve_model
+    from core.screen import journal
+    from core.screen.driver import ScreenError, screen
 
     try:
         out = ensure_output_dir(args.out)

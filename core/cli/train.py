@@ -21,10 +21,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from core.device import DEVICE_CHOICES, is_device_name
-from core.errors import CaddmError
+from core.model.device import DEVICE_CHOICES, is_device_name
+from core.common.errors import CaddmError
 from core.faces.detector_choice import DEFAULT_DETECTOR, DETECTORS
-from core.threads import configure_threads
+from core.common.threads import configure_threads
 
 
 def _add_prepare_common(p):
@@ -162,7 +162,7 @@ def _preview(args) -> int:
     import numpy as np
 
     from core.train.dataset import CADDMDataset, SampleOptions, load_index
-    from core.errors import OutputError
+    from core.common.errors import OutputError
     from core.train.mfs import preview_grid
 
     ds = CADDMDataset(load_index(args.index), args.split,
@@ -178,7 +178,7 @@ def _preview(args) -> int:
         raise OutputError(out, "cannot encode the image (use .png or .jpg)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        from core.atomic import atomic_write_bytes
+        from core.common.atomic import atomic_write_bytes
         atomic_write_bytes(out, buf.tobytes())
     except OSError as e:
         raise OutputError(out, f"cannot be written ({e.strerror})") from None
@@ -202,10 +202,10 @@ def _fit(args, argv) -> int:
 
 
 def _eval(args) -> int:
-    from core.checkpoints import load_model
+    from core.model.checkpoints import load_model
     from core.train.dataset import load_index
     from core.train.evaluation import evaluate
-    from core.inference import Predictor
+    from core.model.inference import Predictor
 
     index = load_index(args.index)
     model = load_model(args.model, "cpu")
@@ -213,7 +213,7 @@ def _eval(args) -> int:
     m = evaluate(pred, index, args.split, args.threshold, args.frames, out_dir=args.out)
     m["model"] = {"name": model.info.name, "path": model.info.path, "sha256": model.info.sha256,
                   "format": model.info.format}
-    from core.atomic import atomic_write_text
+    from core.common.atomic import atomic_write_text
     atomic_write_text(Path(args.out) / "metrics.json", json.dumps(m, indent=2, sort_keys=True))
 
     def f(x):
@@ -229,8 +229,8 @@ def _eval(args) -> int:
 
 def _probe_model(spec: str):
     """(model, name) for a checkpoint path or imagenet:BACKBONE."""
-    from core.checkpoints import load_model
-    from core.model import CADDM, ModelConfig
+    from core.model.checkpoints import load_model
+    from core.model.caddm import CADDM, ModelConfig
 
     if spec.startswith("imagenet:"):
         backbone = spec.split(":", 1)[1]
@@ -240,8 +240,8 @@ def _probe_model(spec: str):
 
 
 def _probe(args) -> int:
-    from core.backbones import get_spec
-    from core.device import resolve_device
+    from core.model.backbones import get_spec
+    from core.model.device import resolve_device
     from core.train.dataset import load_index
     from core.train.probe import probe_split, run_probe
 
@@ -265,7 +265,7 @@ def _probe(args) -> int:
         print(f"  {name}: identity top-1 on test frames {r.top1:.3f} ({shots}; train {r.train_top1:.3f}; chance "
               f"{r.chance:.3f}, majority {r.majority:.3f}; {r.features} features)")
     if args.out:
-        from core.atomic import atomic_write_text
+        from core.common.atomic import atomic_write_text
         atomic_write_text(Path(args.out), json.dumps({"index": str(index.path), "identities": split.names,
                                                       "test_share": args.test_share, "rows": rows}, indent=1))
     return 0

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.errors import CheckpointError
+from core.common.errors import CheckpointError
 
 #: How much a session's descriptors may differ from dlib's on the check chip before it is refused.
 PARITY_TOL = 1e-4
@@ -267,7 +267,7 @@ def to_input(chips_rgb: np.ndarray) -> np.ndarray:
 
 
 def _export(weights: DescriptorWeights) -> bytes:
-    from core.ort_runtime import export_module
+    from core.model.onnx import export_module
 
     return export_module(DescriptorNet(weights), torch.zeros(1, 3, weights.size, weights.size), ["descriptor"])
 
@@ -277,8 +277,8 @@ class OrtDescriptor:
     the session is made (a gap larger than PARITY_TOL raises RuntimeError). Thread-safe; one thread per call."""
 
     def __init__(self, path: str | os.PathLike, reference, cache_root: str | os.PathLike | None = None):
-        from core.hashing import sha256_file_memo
-        from core.ort_runtime import cached_onnx, single_thread_session, torch_tag
+        from core.common.hashing import sha256_file_memo
+        from core.model.onnx import cached_onnx, single_thread_session, torch_tag
 
         path = os.fspath(path)
         name = f"dlib-descriptor-{sha256_file_memo(path)}-torch{torch_tag()}-v{EXPORT_VERSION}.onnx"

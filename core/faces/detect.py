@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.faces.dlib_models import to_dlib_image
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -36,20 +38,6 @@ class Detection:
 
     def as_array(self) -> np.ndarray:
         return np.asarray(self.box, dtype=np.float64)
-
-
-def to_dlib_image(image: np.ndarray) -> np.ndarray:
-    """BGR (H, W, 3) or grey (H, W) uint8 -> contiguous RGB / grey uint8 as dlib wants it."""
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, not {img.dtype}")
-    if img.ndim == 3 and img.shape[2] == 3:
-        return np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-    if img.ndim == 3 and img.shape[2] == 4:
-        return np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGRA2RGB))
-    if img.ndim == 2:
-        return np.ascontiguousarray(img)
-    raise ValueError(f"image must be (H, W, 3) BGR or (H, W) grey, not shape {img.shape}")
 
 
 STRETCH_PERCENTILES = (0.5, 99.5)  # luma percentiles mapped to 0 and 255 by the exposure normalisation
@@ -150,7 +138,7 @@ class CnnFaceDetector:
                  model_path: str | None = None, map_to_hog: bool = True):
         import dlib
 
-        from .landmarks import load_dlib_model, packaged_model_path
+        from core.faces.dlib_models import load_dlib_model, packaged_model_path
 
         if max_side is not None and int(max_side) < 32:
             raise ValueError(f"max_side must be >= 32 or None, not {max_side}")

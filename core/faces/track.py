@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..boxes import box_iou
+from core.model.boxes import box_iou
 
 
 def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, 4) x (M, 4) xyxy -> (N, M) IoU (`core.boxes.box_iou`); degenerate boxes give 0."""
+    """(N, 4) x (M, 4) xyxy -> (N, M) IoU (`core.model.boxes.box_iou`); degenerate boxes give 0."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
     return box_iou(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)).numpy()

@@ -5,6 +5,9 @@ each file atomically. Reports never open the video: `frame_source(index) -> BGR 
 full frames (frame pixel coordinates match the result's boxes). Modules: `figures` (timeline, annotated frames),
 `content` (what HTML and PDF say), `csv_report`, `html_report`, `pdf_report`; they are imported when a format needs
 them, so `FORMATS` costs nothing to import.
+
+May import: `core.analysis` (results, findings), `core.faces` (thumbnails), `core.media`, `core.common`. Never
+imports cases, screening, the CLIs or the app.
 """
 from __future__ import annotations
 
@@ -13,12 +16,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from core.atomic import atomic_write_bytes
-from core.errors import OutputError
+from core.common.atomic import atomic_write_bytes
+from core.common.errors import OutputError
 
 if TYPE_CHECKING:
     from core.reports.content import FrameSource
-    from core.results import AnalysisResult
+    from core.analysis.results import AnalysisResult
 
 #: The report formats, in the order they are written; `caddm-analyze --format` and the export dialog offer these.
 FORMATS = ("json", "csv", "html", "pdf")

@@ -12,10 +12,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from core.evidence import media_summary
-from core.formatting import DASH, fmt_score, fmt_share, fmt_size, fmt_time
+from core.media.evidence import media_summary
+from core.common.formatting import DASH, fmt_score, fmt_share, fmt_size, fmt_time
 from core.reports.figures import faces_region, render_view
-from core.results import AnalysisResult, FrameResult, top_frames, utc_now
+from core.analysis.results import AnalysisResult, FrameResult, top_frames, utc_now
 
 FrameSource = Callable[[int], Optional[np.ndarray]]
 
@@ -41,7 +41,7 @@ MODEL_CARD_ROWS = (("description", "Description"), ("steps", "Training steps"), 
 
 def calibration_text(card: dict, threshold: float) -> str:
     """What the model card says about its calibrated threshold, and whether this analysis used it."""
-    from core.findings import calibration, calibration_rates, is_calibrated
+    from core.analysis.findings import calibration, calibration_rates, is_calibrated
 
     cal = calibration(card)
     if cal is None:
@@ -92,7 +92,7 @@ class FrameEntry:
 @dataclass
 class ReportContent:
     title: str
-    #: core.findings: the headline, its colour ("alert", "caution", "inconclusive", "none") and the sentence under it
+    #: core.analysis.findings: the headline, its colour ("alert", "caution", "inconclusive", "none") and the sentence under it
     headline: str
     level: str
     reason: str
@@ -140,7 +140,7 @@ def _explanation(result: AnalysisResult) -> list[str]:
 
 
 def _thumbnail(frame_source: FrameSource | None, index: int, box) -> np.ndarray | None:
-    from core.reports.figures import face_thumbnail
+    from core.faces.thumbnail import face_thumbnail
 
     if frame_source is None:
         return None

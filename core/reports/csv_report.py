@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
-from core.results import AnalysisResult
+from core.analysis.results import AnalysisResult
 
 COLUMNS = ["frame", "time_s", "frame_score", "face", "track", "det_score", "score", "box_x0", "box_y0", "box_x1",
            "box_y1", "n_artifacts", "artifacts", "identity_distance", "person", "flagged", "note"]

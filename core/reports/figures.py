@@ -10,7 +10,6 @@ this module is safe to import inside the Qt GUI.
 from __future__ import annotations
 
 import io
-import math
 from typing import Sequence
 
 import cv2
@@ -20,8 +19,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from core.formatting import fmt_score
-from core.results import AnalysisResult, FrameResult, track_series
+from core.common.formatting import fmt_score
+from core.analysis.results import AnalysisResult, FrameResult
+from core.analysis.summary import track_series
+from core.faces.thumbnail import box_region
 
 TRACK_COLOURS = ["#1f77b4", "#9467bd", "#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
                  "#ff7f0e", "#d62728"]
@@ -141,38 +142,6 @@ def faces_region(frame_result: FrameResult, width: int, height: int, margin: flo
     return box_region([f.box for f in faces], width, height, margin)
 
 
-def box_region(boxes, width: int, height: int, margin: float = 0.35) -> tuple[int, ...] | None:
-    """xyxy frame px of a square-ish region around `boxes` ((N, 4) xyxy frame px): their union grown by `margin` of
-    its size on each side, clipped to the frame; None when empty."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    if not len(b):
-        return None
-    x0, y0 = b[:, 0].min(), b[:, 1].min()
-    x1, y1 = b[:, 2].max(), b[:, 3].max()
-    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    hw = max(side, (x1 - x0) * (1 + 2 * margin)) / 2
-    hh = max(side, (y1 - y0) * (1 + 2 * margin)) / 2
-    r = (int(max(0, math.floor(cx - hw))), int(max(0, math.floor(cy - hh))),
-         int(min(width, math.ceil(cx + hw))), int(min(height, math.ceil(cy + hh))))
-    return r if r[2] > r[0] and r[3] > r[1] else None
-
-
-def face_thumbnail(frame_bgr: np.ndarray, box, side: int = 112, margin: float = 0.2) -> np.ndarray | None:
-    """A plain crop (nothing drawn) around one face box (xyxy frame px) grown by `margin` on each side, scaled so
-    its longer side is `side` px: BGR uint8, or None when the box lies outside the frame. The identity thumbnails
-    of the reports and the app."""
-    h, w = frame_bgr.shape[:2]
-    region = box_region([box], w, h, margin)
-    if region is None:
-        return None
-    x0, y0, x1, y1 = region
-    crop = frame_bgr[y0:y1, x0:x1]
-    zoom = side / max(crop.shape[:2])
-    size = (max(1, int(round(crop.shape[1] * zoom))), max(1, int(round(crop.shape[0] * zoom))))
-    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if zoom < 1 else cv2.INTER_CUBIC)
-
-
 def render_view(frame_bgr: np.ndarray, frame_result: FrameResult, threshold: float, region=None,
                 max_side: int = 560, text_scale: float | None = None) -> np.ndarray:
     """An annotated view of `region` (xyxy frame px; None = whole frame) scaled so its longer side is `max_side`
@@ -203,8 +172,8 @@ def write_annotated_png(path, frame_bgr: np.ndarray, frame_result: FrameResult, 
     OutputError naming the file when it cannot be encoded or written."""
     from pathlib import Path
 
-    from core.atomic import atomic_write_bytes
-    from core.errors import OutputError
+    from core.common.atomic import atomic_write_bytes
+    from core.common.errors import OutputError
 
     out = Path(path)
     if out.suffix.lower() != ".png":

@@ -7,8 +7,8 @@ from html import escape
 
 import numpy as np
 
-from core.findings import LEVEL_COLOURS
-from core.formatting import fmt_score, fmt_time
+from core.analysis.findings import LEVEL_COLOURS
+from core.common.formatting import fmt_score, fmt_time
 from core.reports.content import ReportContent
 from core.reports.figures import encode_png
 

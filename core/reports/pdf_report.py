@@ -19,11 +19,11 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
-from core.findings import LEVEL_COLOURS
-from core.formatting import fmt_score, fmt_time
+from core.analysis.findings import LEVEL_COLOURS
+from core.common.formatting import fmt_score, fmt_time
 from core.reports.content import FrameEntry, ReportContent
 from core.reports.figures import draw_timeline
-from core.results import AnalysisResult
+from core.analysis.results import AnalysisResult
 
 PAGE_W, PAGE_H = 8.27, 11.69  # A4 portrait, inches
 LEFT, RIGHT, TOP, BOTTOM = 0.7, 0.7, 0.75, 0.8
@@ -311,7 +311,7 @@ def pdf_pages(result: AnalysisResult, c: ReportContent) -> list[Figure]:
         flow.heading("Case")
         flow.kv(c.case_rows)
 
-    # the headline over all the evidence (core.findings), then its lines of evidence
+    # the headline over all the evidence (core.analysis.findings), then its lines of evidence
     flow.heading("Findings")
     edge, face = LEVEL_COLOURS[c.level]
     label_size = 20 if len(c.headline) <= 28 else 15

@@ -6,7 +6,7 @@ What it owns: expanding the inputs (`inputs`), the per-video commit records and 
 (`journal`), the table rows and their files `results.parquet` / `summary.csv` (`rows`), the actor that analyses
 (`worker`) and the driver loop over the actors (`driver`).
 
-What it may import: core's analysis, runner, results, cache key, evidence, hashing and atomic writes; Ray and
-pyarrow lazily, inside functions (they are the optional `screen` extra). Nothing imports it except
-`core/cli/screen.py`: no other command pays for Ray at start-up.
+What it may import: `core.analysis` (engine, runner, results, cache key), `core.media`, `core.faces`,
+`core.common`; Ray and pyarrow lazily, inside functions (they are the optional `screen` extra). Nothing imports
+it except `core/cli/screen.py`: no other command pays for Ray at start-up.
 """

@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..hashing import sha256_file
-from . import journal
-from .rows import error_fields, make_row, write_tables
+from core.common.hashing import sha256_file
+from core.screen import journal
+from core.screen.rows import error_fields, make_row, write_tables
 
 #: Seconds between two rebuilds of results.parquet and summary.csv while a screen runs.
 REBUILD_EVERY_S = 30.0
@@ -104,7 +104,7 @@ def screen(paths: list[Path], out: Path, model, options, *, connect=None, worker
     one `model_sha256` names (the workers check it). Raises `ScreenError` when the workers cannot start."""
     import ray
 
-    from .worker import Screener
+    from core.screen.worker import Screener
 
     t_start = time.perf_counter()
     run_id = uuid.uuid4().hex[:12]

@@ -1,4 +1,4 @@
-"""The inputs of a screen: video files, folders (searched recursively for `core.evidence.VIDEO_EXTENSIONS`) and
+"""The inputs of a screen: video files, folders (searched recursively for `core.media.evidence.VIDEO_EXTENSIONS`) and
 text files listing paths, one a line.
 
 A list file is named `@FILE` or ends in one of `LIST_SUFFIXES` (no video has those extensions); its blank lines and
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..evidence import collect_videos
+from core.media.evidence import collect_videos
 
 #: File name suffixes that mark a list of paths rather than a video.
 LIST_SUFFIXES = frozenset({".txt", ".lst"})

@@ -7,21 +7,20 @@
 
 `key` is `ResultCache.key(video SHA-256, model SHA-256, settings)`, the cache's one derivation: a renamed copy has
 the same key (not analysed twice), another model or other settings another. A video is done once its record
-exists: the result file is written first, the record after it, each atomically (`core.atomic`), so a driver
+exists: the result file is written first, the record after it, each atomically (`core.common.atomic`), so a driver
 killed at any point leaves each video either done, with both files whole, or not done (a result file without a
 record is simply written again).
 """
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from ..atomic import atomic_write_text
-from ..cache import ResultCache
-from ..errors import OutputError
-from ..formatting import utc_now
-from ..results import AnalysisResult
+from core.common.atomic import atomic_write_text
+from core.analysis.cache import ResultCache
+from core.common.errors import OutputError
+from core.common.formatting import utc_now
+from core.analysis.results import AnalysisResult
 
 MANIFEST = "screen.json"
 MANIFEST_SCHEMA = "caddm-inspector/screen@1"

@@ -13,8 +13,8 @@ import io
 import os
 from pathlib import Path
 
-from ..atomic import atomic_open, atomic_write_text
-from ..results import AnalysisResult, top_frames
+from core.common.atomic import atomic_open, atomic_write_text
+from core.analysis.results import AnalysisResult, top_frames
 
 #: (column, pyarrow type name): the table's schema, in order.
 COLUMNS = (

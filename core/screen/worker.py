@@ -20,14 +20,14 @@ import time
 class Screener:
     """Analyses videos with one model (`model`: a path, registry name or None for the bundled default) on `device`
     ("cpu": ONNX Runtime where it can, the project's CPU path; "auto": a GPU when the actor was given one) with
-    `options` (`core.analysis.AnalysisOptions`)."""
+    `options` (`core.analysis.engine.AnalysisOptions`)."""
 
     def __init__(self, model, device: str, options, crash: str = ""):
-        from ..threads import configure_threads
+        from core.common.threads import configure_threads
 
         configure_threads()  # before torch loads in this process
-        from ..faces.pipeline import FacePipeline
-        from ..runner import load_predictor, model_sha256
+        from core.faces.pipeline import FacePipeline
+        from core.analysis.runner import load_predictor, model_sha256
 
         t0 = time.perf_counter()
         self.predictor = load_predictor(model, device=device, batch_size=options.batch_size)
@@ -59,11 +59,11 @@ class Screener:
 
     def analyze(self, path: str, sha256: str) -> dict:
         """{"fields": the row's analysis part, "result": AnalysisResult.to_dict() or None, "rss_mb": float}."""
-        from ..analysis import analyze_video
-        from ..errors import CaddmError
-        from ..faces.pipeline import StageTimes
-        from ..video import probe_video
-        from .rows import analysis_fields, error_fields
+        from core.analysis.engine import analyze_video
+        from core.common.errors import CaddmError
+        from core.faces.pipeline import StageTimes
+        from core.media.video import probe_video
+        from core.screen.rows import analysis_fields, error_fields
 
         self._maybe_crash(path)
         t0 = time.perf_counter()

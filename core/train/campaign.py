@@ -37,8 +37,8 @@ from typing import Callable
 
 import yaml
 
-from ..atomic import atomic_write_text
-from ..errors import CaddmError
+from core.common.atomic import atomic_write_text
+from core.common.errors import CaddmError
 
 CURVE_NAME = "curve.csv"
 
@@ -100,9 +100,9 @@ def _write_curve(path: Path, rows: list[dict]) -> None:
 
 def evaluate_checkpoint(path: str | os.PathLike, index, split: str, fpr: float) -> dict:
     """Held-out evaluation of a checkpoint file (torch runtime: the weights are fresh, no export)."""
-    from ..checkpoints import load_model
-    from ..inference import Predictor
-    from .heldout import evaluate_heldout
+    from core.model.checkpoints import load_model
+    from core.model.inference import Predictor
+    from core.train.heldout import evaluate_heldout
 
     model = load_model(path, "cpu")
     pred = Predictor(model, "auto", batch_size=32, runtime="torch")
@@ -113,7 +113,7 @@ def evaluate_checkpoint(path: str | os.PathLike, index, split: str, fpr: float) 
 def beats(candidate: dict, baseline: dict) -> bool:
     """The shipping rule: a higher all-methods AUC, and no more false positives than the baseline on the held-out
     real videos and on the non-FF++ real clips (each at its own calibrated threshold)."""
-    from .heldout import ALL_GROUP
+    from core.train.heldout import ALL_GROUP
 
     fc, fb = candidate["false_positives"], baseline["false_positives"]
     return (candidate["groups"][ALL_GROUP]["auc"] > baseline["groups"][ALL_GROUP]["auc"]
@@ -125,10 +125,10 @@ def run_campaign(config: CampaignConfig, work: str | os.PathLike, hours: float,
                  log: Callable[[str], None] | None = None, command: str | None = None) -> list[dict]:
     """Train in legs of `eval_every_epochs` epochs until `hours` of wall time are spent (checked between legs; at
     least one leg a call), evaluating after each leg (module docstring). Returns the learning curve rows."""
-    from ..registry import resolve_model
-    from .dataset import load_index
-    from .fit import build_config, fit, load_state
-    from .heldout import summary_row
+    from core.model.registry import resolve_model
+    from core.train.dataset import load_index
+    from core.train.fit import build_config, fit, load_state
+    from core.train.heldout import summary_row
 
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     work = Path(work)
@@ -171,7 +171,7 @@ def run_campaign(config: CampaignConfig, work: str | os.PathLike, hours: float,
                "beats_baseline": int(better), "leg_wall_s": round(time.monotonic() - t0, 1)}
         rows.append(row)
         _write_curve(curve_path, rows)
-        from .heldout import ALL_GROUP
+        from core.train.heldout import ALL_GROUP
         log(f"campaign: step {steps}: all-methods AUC {ev['groups'][ALL_GROUP]['auc']:.3f} (baseline "
             f"{baseline['groups'][ALL_GROUP]['auc']:.3f}), FP real videos {ev['false_positives']['real_videos']['rate']:.1%}"
             f", FF++ pairs won {ev['pairs']['ffpp']['win_rate']:.0%}, self-blend pairs won "

@@ -23,7 +23,7 @@ and its source frame, cut separately, be aligned with one and the same frame tra
 - fake record without source, or `mfs` off: the fake crop as it is, box = the whole crop;
 - self-blended item (`self_blend`, real-only data by default): `core.train.mfs.self_blended_sample`, label 1;
 then (when `augment`) a horizontal flip with p = 0.5 and `core.train.augment.augment`. Boxes are matched to the 168
-anchors with `core.boxes.match`. Every random draw comes from `numpy.random.default_rng([seed, epoch, item])`, so a
+anchors with `core.model.boxes.match`. Every random draw comes from `numpy.random.default_rng([seed, epoch, item])`, so a
 sample depends on (seed, epoch, item) only: not on DataLoader workers or processes, and resuming repeats it.
 """
 from __future__ import annotations
@@ -38,10 +38,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..anchors import make_anchors
-from ..boxes import match
-from ..errors import CaddmError
-from ..faces.align import AlignParams, align_face, transform_points
+from core.model.anchors import make_anchors
+from core.model.boxes import match
+from core.common.errors import CaddmError
+from core.faces.align import AlignParams, align_face, transform_points
 
 INDEX_FORMAT = "caddm-inspector/index@1"
 INDEX_NAME = "index.json"
@@ -134,7 +134,7 @@ def load_index(path: str | os.PathLike) -> Index:
 
 def write_index(root: str | os.PathLike, records: list[FrameRecord], **extra) -> Path:
     """Write DIR/index.json atomically (records sorted by id)."""
-    from ..atomic import atomic_write_text
+    from core.common.atomic import atomic_write_text
 
     root = Path(root)
     head = json.dumps({"format": INDEX_FORMAT, **extra})[:-1]
@@ -188,12 +188,12 @@ class SampleOptions:
 class CADDMDataset(Dataset):
     """Training samples from an index split. `__getitem__(i)` -> dict:
     image uint8 (224, 224, 3) BGR tensor, label int64, loc_t (168, 4) float32, conf_t (168,) int64.
-    Convert images with `core.preprocess.to_model_input` in the training step (cheaper on the device)."""
+    Convert images with `core.model.preprocess.to_model_input` in the training step (cheaper on the device)."""
 
     def __init__(self, index: Index, split: str | None = "train", options: SampleOptions = SampleOptions(),
                  seed: int = 0, mfs_config=None, augment_config=None):
-        from .augment import AugmentConfig
-        from .mfs import MFSConfig
+        from core.train.augment import AugmentConfig
+        from core.train.mfs import MFSConfig
 
         self.root = index.root
         self.records = index.split(split)
@@ -229,8 +229,8 @@ class CADDMDataset(Dataset):
 
     def sample(self, item: int, rng: np.random.Generator | None = None):
         """The `core.train.mfs.MFSSample` item `item` becomes (image after MFS, flip and augmentation; boxes xyxy crop px)."""
-        from .augment import augment
-        from .mfs import MFSSample, flip_sample, multi_scale_facial_swap, real_sample, self_blended_sample
+        from core.train.augment import augment
+        from core.train.mfs import MFSSample, flip_sample, multi_scale_facial_swap, real_sample, self_blended_sample
 
         rng = rng or self.rng(item)
         idx, kind = self.items[item]

@@ -1,6 +1,6 @@
 """Evaluating a CADDM model on a prepared index: frame- and video-level AUC, accuracy, per-method breakdown, ROC.
 
-Scores come from `core.inference.Predictor` on test-time aligned crops (`AlignParams()` defaults), the same code
+Scores come from `core.model.inference.Predictor` on test-time aligned crops (`AlignParams()` defaults), the same code
 path the analysis engine uses. Video score = mean of its frame scores (the paper's protocol). AUC and the ROC curve
 are computed here with NumPy (rank statistic with tied ranks averaged, as scikit-learn's `roc_auc_score`).
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes, atomic_write_text
-from .dataset import DatasetError, FrameRecord, Index, aligned_crop
-from ..faces.align import AlignParams
+from core.common.atomic import atomic_write_bytes, atomic_write_text
+from core.train.dataset import DatasetError, FrameRecord, Index, aligned_crop
+from core.faces.align import AlignParams
 
 
 # ------------------------------------------------------------------------------------------------- metrics

@@ -7,7 +7,7 @@
   (`batches_per_epoch` batches per process and epoch). Samples depend on (seed, epoch, item) only.
 - Devices: "auto" (CUDA, MPS, CPU); mixed precision (fp16 autocast + GradScaler) on CUDA; several processes with
   DistributedDataParallel when started by `torchrun` (RANK / WORLD_SIZE / LOCAL_RANK; NCCL on CUDA, gloo on CPU).
-- Output folder: `last.safetensors` every epoch (`core.checkpoints.save_model`, atomic), `best.safetensors`
+- Output folder: `last.safetensors` every epoch (`core.model.checkpoints.save_model`, atomic), `best.safetensors`
   (best validation video AUC; the last one when there is no validation data), `last.state.pt` (everything needed to
   continue: model, optimiser, scaler, RNG states, epoch, history; plain tensors and containers so it reloads with
   `torch.load(weights_only=True)`), `metrics.csv` (one row per epoch), `config.yaml`.
@@ -34,16 +34,16 @@ import numpy as np
 import torch
 import yaml
 
-from ..atomic import atomic_write_bytes, atomic_write_text
-from ..checkpoints import load_model, save_model
-from ..hashing import sha256_file
-from .dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
-from ..device import resolve_device
-from ..errors import CaddmError
-from .loss import caddm_loss
-from .pairs import flatten_pairs
-from ..model import CADDM, ModelConfig
-from ..preprocess import to_model_input
+from core.common.atomic import atomic_write_bytes, atomic_write_text
+from core.model.checkpoints import load_model, save_model
+from core.common.hashing import sha256_file
+from core.train.dataset import CADDMDataset, EpochSampler, SampleOptions, load_index
+from core.model.device import resolve_device
+from core.common.errors import CaddmError
+from core.train.loss import caddm_loss
+from core.train.pairs import flatten_pairs
+from core.model.caddm import CADDM, ModelConfig
+from core.model.preprocess import to_model_input
 
 STATE_FORMAT = "caddm-inspector/train-state@1"
 LICENCE = ("CADDM Inspector code: Apache-2.0. These weights were trained on the data named in 'data': "
@@ -322,7 +322,7 @@ def _build_model(cfg: TrainConfig) -> CADDM:
 
 def mfs_config(p_partial: float):
     """The MFS configuration with partial swaps at `p_partial`, the global kinds keeping the paper's 2:1:1 shares."""
-    from .mfs import MFSConfig
+    from core.train.mfs import MFSConfig
 
     g = 1.0 - p_partial
     return MFSConfig(p_global=g, p_source_to_fake=0.5 * g, p_fake_to_source=0.25 * g, p_untouched=0.25 * g,
@@ -373,11 +373,11 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
     for name in ("p_partial", "augment_low_light", "augment_h264"):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             raise ConfigError(None, f"{name} must be within [0, 1], not {getattr(cfg, name)}")
-    from .augment import AugmentConfig
+    from core.train.augment import AugmentConfig
     augment_config = AugmentConfig(p_low_light=cfg.augment_low_light, p_h264=cfg.augment_h264)
     if cfg.pairs:
-        from .pairs import PairedDataset
-        from .sbi import SBIConfig
+        from core.train.pairs import PairedDataset
+        from core.train.sbi import SBIConfig
         if cfg.batch_size % 2:
             raise ConfigError(None, f"batch_size must be even with pairs (two samples an item), not {cfg.batch_size}")
         dataset = PairedDataset(index, cfg.train_split, options, seed=cfg.seed, mfs_config=mfs_config(cfg.p_partial),
@@ -490,8 +490,8 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
             raise TrainingError(None, f"weights became non-finite in epoch {epoch}; stopped, no checkpoint written")
         if dist.main:
             if has_val:
-                from .evaluation import evaluate
-                from ..inference import Predictor
+                from core.train.evaluation import evaluate
+                from core.model.inference import Predictor
                 pred = Predictor(model, device, batch_size=max(1, min(cfg.batch_size, 64)), channels_last=False,
                                  runtime="torch")  # weights change every epoch: no export
                 m = evaluate(pred, val_index, cfg.val_split, frames_per_video=cfg.val_frames)

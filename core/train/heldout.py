@@ -21,9 +21,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..faces.align import AlignParams
-from .dataset import FrameRecord, Index, aligned_crop
-from .evaluation import roc_auc, score_records, threshold_at_fpr, video_scores
+from core.faces.align import AlignParams
+from core.train.dataset import FrameRecord, Index, aligned_crop
+from core.train.evaluation import roc_auc, score_records, threshold_at_fpr, video_scores
 
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 ALL_GROUP = "all fakes vs all real videos"
@@ -66,7 +66,7 @@ def ffpp_pairs(videos: dict) -> list[tuple[str, str]]:
 def sbi_pair_scores(predictor, root, records: list[FrameRecord], seed: int = 0, batch_size: int = 32):
     """(real P(fake), self-blend P(fake)) arrays over `records` (real faces), test-time aligned; the blend of record
     i is drawn from `numpy.random.default_rng([seed, i])` (the same blends for every model)."""
-    from .sbi import self_blended_image
+    from core.train.sbi import self_blended_image
 
     params = AlignParams()
     real, fake = [], []

@@ -5,7 +5,7 @@
 - `logits` (B, 2), `y` (B,) int64 (1 = fake).
 - `loc` (B, A, 4) predicted offsets, `conf` (B, A, 2) anchor logits (A = 168), as `CADDM.forward` returns them.
 - `loc_t` (B, A, 4) encoded targets and `conf_t` (B, A) int64 anchor labels (1 = artifact, 0 = background), as
-  `core.boxes.match` makes them per image.
+  `core.model.boxes.match` makes them per image.
 - smoothL1_sum: Smooth-L1 (beta 1) summed over the positive anchors' four offsets.
 - conf_CE_sum: cross-entropy summed over the positive anchors plus, per image, the `neg_pos` x (its positives)
   background anchors with the highest background loss (hard negative mining; capped at A - 1). An image with no

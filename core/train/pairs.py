@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..faces.align import AlignParams
-from .dataset import CADDMDataset, DatasetError, Index, SampleOptions, aligned_crop, aligned_pair
+from core.faces.align import AlignParams
+from core.train.dataset import CADDMDataset, DatasetError, Index, SampleOptions, aligned_crop, aligned_pair
 
 
 class PairedDataset(CADDMDataset):
@@ -31,7 +31,7 @@ class PairedDataset(CADDMDataset):
     def __init__(self, index: Index, split: str | None = "train", options: SampleOptions = SampleOptions(),
                  seed: int = 0, mfs_config=None, augment_config=None, sbi_config=None,
                  kinds: tuple[str, ...] = ("sbi", "ffpp")):
-        from .sbi import SBIConfig
+        from core.train.sbi import SBIConfig
 
         super().__init__(index, split, options, seed, mfs_config, augment_config)
         self.sbi_config = sbi_config or SBIConfig()
@@ -54,9 +54,9 @@ class PairedDataset(CADDMDataset):
 
     def pair(self, item: int, rng: np.random.Generator | None = None):
         """(real MFSSample, fake MFSSample) of item ``item`` after flip and augmentation."""
-        from .augment import augment
-        from .mfs import FULL_BOX, MFSSample, flip_sample, multi_scale_facial_swap, real_sample
-        from .sbi import self_blended_image
+        from core.train.augment import augment
+        from core.train.mfs import FULL_BOX, MFSSample, flip_sample, multi_scale_facial_swap, real_sample
+        from core.train.sbi import self_blended_image
 
         rng = rng or self.rng(item)
         idx, kind = self.items[item]

@@ -30,11 +30,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..atomic import atomic_write_bytes, atomic_write_text
-from ..evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, find_videos
-from .dataset import SPLITS, DatasetError, FrameRecord, write_index
-from ..faces.detector_choice import DEFAULT_DETECTOR, DETECTORS, LEGACY_DETECTOR
-from ..frames import FrameSelection
+from core.common.atomic import atomic_write_bytes, atomic_write_text
+from core.media.evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, find_videos
+from core.train.dataset import SPLITS, DatasetError, FrameRecord, write_index
+from core.faces.detector_choice import DEFAULT_DETECTOR, DETECTORS, LEGACY_DETECTOR
+from core.media.frames import FrameSelection
 
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
 MARGIN = 1.6  # half-side of the saved cut, in landmark extents (random alignment reaches about 1.56)
@@ -80,7 +80,7 @@ class FaceFinder:
 
     def __call__(self, image: np.ndarray):
         if self._pipeline is None:
-            from ..faces.pipeline import DetectorSettings, FacePipeline
+            from core.faces.pipeline import DetectorSettings, FacePipeline
             self._pipeline = FacePipeline(DetectorSettings(detector=self.detector, max_side=self.max_side))
         dets = self._pipeline.detect_still(image)
         if not dets:
@@ -122,7 +122,7 @@ def _frames_of(task: VideoTask):
             raise ValueError("unreadable image")
         yield 0, img
         return
-    from ..video import VideoReader, frame_count
+    from core.media.video import VideoReader, frame_count
     count = frame_count(task.path)  # no hash: preparation only picks frames
     if task.indices is not None:
         indices = [i for i in task.indices if 0 <= i < count]
@@ -215,7 +215,7 @@ class Progress:
 def _frame_count(path: str) -> int | None:
     if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
         return None
-    from ..video import frame_count
+    from core.media.video import frame_count
     try:
         return frame_count(path)
     except Exception:  # noqa: BLE001 - an unreadable video is reported when it is prepared

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..faces.align import AlignParams
-from ..preprocess import to_model_input
-from .dataset import DatasetError, FrameRecord, Index, aligned_crop
+from core.faces.align import AlignParams
+from core.model.preprocess import to_model_input
+from core.train.dataset import DatasetError, FrameRecord, Index, aligned_crop
 
 
 def identity_of(record: FrameRecord) -> str:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .dssim import best_window_in_map, dssim_map
-from .mfs import CROP, FULL_BOX, MFSSample, elastic_warp, hull_mask, rect_mask
+from core.train.dssim import best_window_in_map, dssim_map
+from core.train.mfs import CROP, FULL_BOX, MFSSample, elastic_warp, hull_mask, rect_mask
 
 _EYEBROWS = np.arange(17, 27)
 

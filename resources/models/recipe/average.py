@@ -15,12 +15,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from core.threads import configure_threads  # noqa: E402
+from core.common.threads import configure_threads  # noqa: E402
 
 configure_threads()
 import torch  # noqa: E402
 
-from core.checkpoints import load_model, save_model  # noqa: E402
+from core.model.checkpoints import load_model, save_model  # noqa: E402
 
 
 def main() -> None:

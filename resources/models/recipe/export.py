@@ -21,15 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from core.threads import configure_threads  # noqa: E402
+from core.common.threads import configure_threads  # noqa: E402
 
 configure_threads()  # first: passive OpenMP waiting, before torch loads
 import numpy as np  # noqa: E402
 
-from core.checkpoints import load_model, save_model  # noqa: E402
+from core.model.checkpoints import load_model, save_model  # noqa: E402
 from core.train.dataset import aligned_crop, load_index  # noqa: E402
-from core.inference import Predictor  # noqa: E402
-from core.registry import REGISTRY, DEFAULT_MODEL  # noqa: E402
+from core.model.inference import Predictor  # noqa: E402
+from core.model.registry import REGISTRY, DEFAULT_MODEL  # noqa: E402
 
 
 def held_out_crops(index_path: str, limit: int = 96) -> np.ndarray:

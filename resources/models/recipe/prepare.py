@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from core.evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: E402
+from core.media.evidence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: E402
 from core.faces.detector_choice import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 from core.train.prepare import FaceFinder, VideoTask, run_tasks, seeded_split  # noqa: E402
 
