@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up what is missing, check the import structure (lint-imports: layers, no cycles; docs/ARCHITECTURE.md), then
-# run the test suite (Qt offscreen). Extra arguments go to pytest.
+# run the test suite (Qt offscreen) on every core with pytest-xdist (CADDM_TEST_WORKERS=N to choose, 0 for one
+# process). Extra arguments go to pytest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
@@ -11,4 +12,4 @@ if ! out="$("$ROOT/.venv/bin/lint-imports" --no-cache 2>&1)"; then
     exit 1
 fi
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
-exec "$ROOT/.venv/bin/python" -m pytest "$@"
+exec "$ROOT/.venv/bin/python" -m pytest -n "${CADDM_TEST_WORKERS:-auto}" --dist loadgroup "$@"

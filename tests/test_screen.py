@@ -27,6 +27,8 @@ from media_corpus import cut_clip
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "resources" / "samples"
 FRAMES = "3"
+#: One local Ray for the whole module: under pytest-xdist (scripts/run_tests.sh) its tests share one worker.
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 def run(capsys, *args) -> tuple[int, str, str]:
