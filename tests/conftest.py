@@ -17,6 +17,18 @@ from core.common.threads import configure_threads  # noqa: E402
 configure_threads()  # as the entry points do, before any test loads torch
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The ONNX exports of this test process (keyed by the exported file's SHA-256 and the runtime versions, so sharing
+#: them changes no result): tests that isolate their cache root still reuse them, and each network is exported once.
+SHARED_ONNX = Path(os.environ["CADDM_CACHE_DIR"]) / "onnx"
+
+
+def isolated_cache_dir(path: Path) -> Path:
+    """A fresh, empty cache root at `path` (results, seek previews) whose `onnx/` folder is this process's shared
+    one (`SHARED_ONNX`). Tests that count exports use a plain empty folder instead."""
+    path.mkdir(parents=True, exist_ok=True)
+    SHARED_ONNX.mkdir(parents=True, exist_ok=True)
+    (path / "onnx").symlink_to(SHARED_ONNX, target_is_directory=True)
+    return path
 
 
 def _find_shared() -> Path:
@@ -108,3 +120,9 @@ def face_clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def dim_face_clip(tmp_path_factory) -> Path:
     return write_face_clip(tmp_path_factory.mktemp("clips") / "dim_face_clip.mp4", gain=0.12)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The `long` tests first (stable otherwise): under pytest-xdist the workers then finish together instead of
+    one running a long test while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_face_clip
+from conftest import isolated_cache_dir, write_face_clip
 from core.common.resources import resource_path
 
 SAMPLE = resource_path("samples", "astronaut_real.mp4")
@@ -38,7 +38,7 @@ def qsettings(tmp_path):
 def result_cache(tmp_path, monkeypatch):
     from core.analysis.cache import ResultCache
 
-    monkeypatch.setenv("CADDM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CADDM_CACHE_DIR", str(isolated_cache_dir(tmp_path / "cache")))
     return ResultCache(tmp_path / "cache")
 
 

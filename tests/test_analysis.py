@@ -162,6 +162,7 @@ def test_landmarks_kept_as_asked(face_clip, predictor):
         AnalysisOptions(landmarks="12")
 
 
+@pytest.mark.long
 def test_each_recorded_setting_changes_the_result_or_is_refused(face_clip, dim_face_clip, predictor):
     """One source of truth: every setting a result records as result-affecting is applied (changing it changes
     what the analysis finds), for each face detector, and the run facts it records (device, batch size) are the ones

@@ -4,12 +4,13 @@ import shutil
 
 import pytest
 
+from conftest import isolated_cache_dir
 from core.cli.analyze import main
 
 
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
-    d = tmp_path / "cache"
+    d = isolated_cache_dir(tmp_path / "cache")
     monkeypatch.setenv("CADDM_CACHE_DIR", str(d))
     return d
 

@@ -21,6 +21,8 @@ from core.train.pairs import PairedDataset, flatten_pairs
 from core.train.sbi import SBIConfig, blend_mask, self_blended_image, source_target_augment
 from tests.test_training import TINY, prepared  # noqa: F401 - the module-scoped index fixture
 
+pytestmark = pytest.mark.long  # tens of seconds: started first (tests/conftest.py)
+
 FACE = Path(__file__).parent / "data" / "astronaut_face.jpg"
 
 

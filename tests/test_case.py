@@ -382,6 +382,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.long
 def test_writers_killed_at_random_moments_lose_nothing_acknowledged(tmp_path):
     """A writer process doing review actions is killed (SIGKILL) at a random moment, 24 times: each time the case
     opens, SQLite finds it intact, the audit chain verifies, and every action the writer acknowledged is there."""

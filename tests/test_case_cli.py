@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from conftest import isolated_cache_dir
 from core.case import Case
 from core.cli.analyze import main as analyze_main
 from core.cli.case import main as case_main
@@ -15,7 +16,7 @@ from core.cli.case import main as case_main
 
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
-    d = tmp_path / "cache"
+    d = isolated_cache_dir(tmp_path / "cache")
     monkeypatch.setenv("CADDM_CACHE_DIR", str(d))
     return d
 

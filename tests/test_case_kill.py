@@ -9,6 +9,8 @@ counts as acknowledged: a verdict line printed by `caddm-analyze` (its analysis 
 action the app's commands returned from (printed by the driver)."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import random
@@ -21,8 +23,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from conftest import write_face_clip
+from conftest import isolated_cache_dir, write_face_clip
 from core.case import Case
+
+pytestmark = pytest.mark.long  # tens of seconds: started first (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: caddm-analyze's line per video: HEADLINE  SCORE  PATH  (evidence...) -> REPORT DIR (core.cli.analyze.headline_line)
@@ -91,7 +95,7 @@ def test_app_and_analyze_killed_at_random_moments_lose_nothing_acknowledged(tmp_
     with Case.open(case_path, "c", case_id="KILL"):
         pass
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen",
-           "CADDM_CACHE_DIR": str(tmp_path / "cache")}
+           "CADDM_CACHE_DIR": str(isolated_cache_dir(tmp_path / "cache"))}
     rnd = random.Random(20261202)
     acked_reviews: Counter = Counter()
     acked_analyses: set[str] = set()

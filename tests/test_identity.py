@@ -5,7 +5,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import DATA, need
+from conftest import DATA, isolated_cache_dir, need
 
 from core.common.errors import CheckpointError
 from core.faces import embedder as face_embedder
@@ -302,7 +302,7 @@ def test_analysis_describes_faces_and_records_it(face_clip, tiny_model_path):
 def test_cli_reference_end_to_end(capsys, tmp_path, face_clip, tiny_model_path, monkeypatch):
     from core.cli.analyze import main
 
-    monkeypatch.setenv("CADDM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CADDM_CACHE_DIR", str(isolated_cache_dir(tmp_path / "cache")))
     (tmp_path / "broken.jpg").write_bytes(b"no image")
     out = tmp_path / "out"
     args = [str(face_clip), "--out", str(out), "--model", str(tiny_model_path), "--frames", "6", "--quiet"]

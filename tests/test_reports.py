@@ -171,6 +171,7 @@ def test_no_pyplot_state():
         assert plt.get_fignums() == []
 
 
+@pytest.mark.long
 def test_pdf_long_text_runs_over_pages():
     from dataclasses import replace
     import re as _re

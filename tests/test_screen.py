@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "resources" / "samples"
 FRAMES = "3"
 #: One local Ray for the whole module: under pytest-xdist (scripts/run_tests.sh) its tests share one worker.
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.long]
 
 
 def run(capsys, *args) -> tuple[int, str, str]:

@@ -18,6 +18,8 @@ from core.train.dataset import CADDMDataset, EpochSampler, SampleOptions, load_i
 from core.train.fit import ConfigError, fit, load_config, load_state
 from tests.conftest import SHARED_DATA, need
 
+pytestmark = pytest.mark.long  # tens of seconds: started first (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 FACE = Path(__file__).parent / "data" / "astronaut_face.jpg"
 TINY = ["backbone=timm:resnet18", "adm_width=32", "batch_size=2", "batches_per_epoch=2", "workers=0",
