@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from conftest import REFERENCE, need
-from core.faces.align import (AlignParams, align_face, alignment_matrix, crop_to_frame, five_points,
-                              invert_affine, mean_face, transform_points)
+from core.faces.align import (AlignParams, align_face, alignment_matrix, crop_to_frame, five_points, invert_affine,
+                              mean_face, transform_points)
 
 
 def _synthetic_landmarks(m_crop_to_frame: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 
 from core.faces.identity import DIM
 from core.analysis.findings import (CHANGE, INCONCLUSIVE, MANIPULATION, MISMATCH, NO_FINDING, artifact_meaning, assess,
-                           calibration_rates)
+                                    calibration_rates)
 from core.media.frames import FrameSelection
 from core.analysis.reference import Reference, ReferenceFile
 from core.analysis.results import AnalysisResult, AnalysisSettings, FaceResult, FrameResult, ModelInfo, load_json

@@ -5,11 +5,9 @@ import pytest
 import core.train.mfs as mfs
 from conftest import need, REFERENCE
 from core.train.dssim import authors_stride, best_window
-from core.train.mfs import (
-    BLEND_STATS, FLIP_PERM_68, MFSConfig, MFSSample, alpha_blend, draw_sample, elastic_warp, face_mask,
-    flip_sample, hflip, hull_mask, multi_scale_facial_swap, poisson_blend, preview_grid, real_sample,
-    self_blended_sample, soften,
-)
+from core.train.mfs import (BLEND_STATS, FLIP_PERM_68, MFSConfig, MFSSample, alpha_blend, draw_sample, elastic_warp,
+                            face_mask, flip_sample, hflip, hull_mask, multi_scale_facial_swap, poisson_blend,
+                            preview_grid, real_sample, self_blended_sample, soften)
 
 ONLY_PARTIAL = dict(p_global=0.0, p_source_to_fake=0.0, p_fake_to_source=0.0, p_untouched=0.0, p_partial=1.0)
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from core.faces.identity_thresholds import (DIFFERENT_MIN, JUMP_DISTANCE, MEASURED_GENUINE, MEASURED_OTHERS,
-                                           MEASURED_REAL_TRACKS_WITH_JUMPS, MEASURED_SWAPS, MIN_FACES, SAME_MAX)
+                                            MEASURED_REAL_TRACKS_WITH_JUMPS, MEASURED_SWAPS, MIN_FACES, SAME_MAX)
 from core.common.formatting import fmt_score, fmt_share
 
 STATUSES = ("finding", "clear", "inconclusive", "not run")
