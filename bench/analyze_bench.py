@@ -3,12 +3,12 @@
     .venv/bin/python bench/analyze_bench.py [--clips s32.mp4,dflive_Twitch1.mp4] [--backbone resnet34]
                                             [--naive-frames 60] [--model PATH] [--detectors retinaface,hog]
 
-Ours: `core.analysis.engine.analyze_video` once per face detector of --detectors, same clip (decode + face preparation in a producer thread, detection on a downscaled copy
-every few frames with landmark following in between, batched model: ONNX Runtime lanes on the CPU, one
-single-threaded batch per thread, or torch with channels_last). Its "model" stage seconds are summed over the lanes.
-Naive: per frame, full-resolution dlib HOG with upsample 1, landmarks, align, model at batch 1 (NCHW), one thread
-of work after another. Scores are compared on the frames both analysed (faces matched by IoU).
-Clips are read from ../shared/data/videos/real (research/unclear licences: read there, never copied).
+Ours: `core.analysis.engine.analyze_video` once per face detector of --detectors, same clip (decode + face preparation
+in a producer thread, detection on a downscaled copy every few frames with landmark following in between, batched model:
+ONNX Runtime lanes on the CPU, one single-threaded batch per thread, or torch with channels_last). Its "model" stage
+seconds are summed over the lanes. Naive: per frame, full-resolution dlib HOG with upsample 1, landmarks, align, model
+at batch 1 (NCHW), one thread of work after another. Scores are compared on the frames both analysed (faces matched by
+IoU). Clips are read from ../shared/data/videos/real (research/unclear licences: read there, never copied).
 """
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ and what identity descriptors cost in analysis time.
 
 Protocol (per original video T of a group): the reference is 16 evenly spaced frames of the first 30% of
 `original/T.mp4`, written losslessly as PNG photos into a temporary folder and loaded with
-`core.analysis.reference_scan.load_reference` (the photos' path of `caddm-analyze --reference`). The real test clip is the rest
-of T: T is analysed with `core.analysis.runner.analyze_cached` (the code path of `caddm-analyze`, no cache) on about
-`--frames` evenly spaced frames after the cut, and only faces after the cut count. Each fake `T_S.mp4` (target T's
+`core.analysis.reference_scan.load_reference` (the photos' path of `caddm-analyze --reference`). The real test clip is
+the rest of T: T is analysed with `core.analysis.runner.analyze_cached` (the code path of `caddm-analyze`, no cache) on
+about `--frames` evenly spaced frames after the cut, and only faces after the cut count. Each fake `T_S.mp4` (target T's
 video with source S's face) is analysed the same way on `--frames` evenly spaced frames of the whole clip. A
 video's score is the median identity distance of its described faces; AUC of each method's fakes against the real
 rests of the same group (1.0: every fake lies farther from its reference than every real rest). Also shown: the

@@ -1,7 +1,7 @@
 """The analysed frames as a sortable table: flag, frame, time, P(fake) (coloured by the threshold), faces, artifact
-boxes, tracks, identity distance (`core.analysis.identities.identity_series`: to the reference when one is loaded, else to the
-track's median descriptor; blank for a frame with no described face) and the analyst's note. Double-click a row to
-seek to it; tick the flag box to flag a frame; double-click the note cell (or press F2) to write a note. Flags and
+boxes, tracks, identity distance (`core.analysis.identities.identity_series`: to the reference when one is loaded, else
+to the track's median descriptor; blank for a frame with no described face) and the analyst's note. Double-click a row
+to seek to it; tick the flag box to flag a frame; double-click the note cell (or press F2) to write a note. Flags and
 notes go to `result.review` via the commands.
 """
 from __future__ import annotations

@@ -2,9 +2,9 @@
 what comparing the video's faces with them found (identity evidence, never part of P(fake); docs/IDENTITY.md).
 
 - `ReferenceSet` (no widgets, tested without a window): the reference files, read off the UI thread by
-  `core.analysis.reference_scan.scan_reference` (every face of a photo, every person of a video, with thumbnails), and which of
-  each file's faces are used (by default the largest face of a photo, the person who is the largest face in most
-  frames of a video). Every change rebuilds the `core.analysis.reference.Reference` and hands it to
+  `core.analysis.reference_scan.scan_reference` (every face of a photo, every person of a video, with thumbnails), and
+  which of each file's faces are used (by default the largest face of a photo, the person who is the largest face in
+  most frames of a video). Every change rebuilds the `core.analysis.reference.Reference` and hands it to
   `Commands.set_reference`, which compares the current result's stored descriptors with it (distances and track
   verdicts recomputed, nothing re-analysed) and every result opened or analysed after. The files are only read.
 - `ReferencePanel`: *Add photos/video...*, *Remove file*, *Clear*; the reference faces as checkable thumbnails

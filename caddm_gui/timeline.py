@@ -4,10 +4,10 @@ spans where the frame score is at or above it shaded red, flagged frames as oran
 current frame. Click or drag with the left button to seek; the wheel zooms the frame axis; right-drag zooms too
 (pyqtgraph's default), the small "A" button resets.
 
-Identity (`core.analysis.identities.identity_series`, never part of P(fake)): one dashed curve per track over its described
-faces, on the same 0-1 scale (right axis): the distance to the reference when one is loaded, else to the track's
-median descriptor (consistency); the dotted cyan line is DIFFERENT_MIN ("different person" at or above it). Shown
-with the "identity" overlay (View menu, Settings).
+Identity (`core.analysis.identities.identity_series`, never part of P(fake)): one dashed curve per track over its
+described faces, on the same 0-1 scale (right axis): the distance to the reference when one is loaded, else to the
+track's median descriptor (consistency); the dotted cyan line is DIFFERENT_MIN ("different person" at or above it).
+Shown with the "identity" overlay (View menu, Settings).
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Work that must not run on the UI thread: the analysis, frame decoding, hashing and export.
 
 - `TaskWorker(fn)`: a QThread running one function; `succeeded(result)` or `failed(message)` (one line).
-- `AnalysisWorker`: loads the model (or reuses it), runs `core.analysis.runner.analyze_cached` and forwards each scored frame
-  with `frameDone(done, total, FrameResult)`; `cancel()` stops it between frames (a partial result comes back with
-  complete=False and is never cached).
+- `AnalysisWorker`: loads the model (or reuses it), runs `core.analysis.runner.analyze_cached` and forwards each scored
+  frame with `frameDone(done, total, FrameResult)`; `cancel()` stops it between frames (a partial result comes back
+  with complete=False and is never cached).
 - `FrameLoader`: decodes frames on demand in one thread with a small LRU cache. Only the latest request matters:
   a request made while another is decoding replaces the waiting one, and a long decode stops early when a newer
   request arrives (after SLEAP's video widget). Near targets are decoded forward from the current position; a step
@@ -228,7 +228,8 @@ class FrameLoader(QObject):
     def __init__(self, cache_bytes: int = 256 << 20, previews: bool = True, proxy_root: str | os.PathLike | None = None,
                  proxy_min_gop: int = 60, proxy_min_frames: int = 600, parent=None):
         """previews: build and show `core.media.proxy` previews for files with keyframe gaps of at least `proxy_min_gop`
-        frames and at least `proxy_min_frames` frames; proxy_root: the cache root (None: core.analysis.cache's default)."""
+        frames and at least `proxy_min_frames` frames; proxy_root: the cache root (None: core.common.cache_dir's
+        default)."""
         super().__init__(parent)
         self._cond = threading.Condition()
         self._path: str | None = None

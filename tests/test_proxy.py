@@ -1,5 +1,5 @@
-"""Seek previews (core.media.proxy): a long-GOP clip made here with PyAV, its proxy built, read back and compared with the
-exact frames; cancelling; when a proxy is worth building; the frame loader's previews."""
+"""Seek previews (core.media.proxy): a long-GOP clip made here with PyAV, its proxy built, read back and compared with
+the exact frames; cancelling; when a proxy is worth building; the frame loader's previews."""
 from __future__ import annotations
 
 import os

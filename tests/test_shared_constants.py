@@ -1,6 +1,6 @@
 """Each list the CLIs, the app and the reports share has one home, and every user takes it from there: device
-names (`core.model.device`), video extensions (`core.media.evidence`), frame selection modes (`core.media.frames`) and report
-formats (`core.reports`)."""
+names (`core.model.device`), video extensions (`core.media.evidence`), frame selection modes (`core.media.frames`) and
+report formats (`core.reports`)."""
 from __future__ import annotations
 
 import argparse

@@ -3,8 +3,8 @@ pixels, tracks, video verdict).
 
 Two stages overlap: a producer thread decodes the selected frames and prepares faces (detect / follow, landmarks,
 align: `core.faces.pipeline`), while the calling thread sends the crops to the model in batches
-(`core.model.inference.Predictor`, up to `predictor.lanes` batches running at once) and, in frame order, maps artifact boxes
-back into the frame. Frames stream through a bounded queue: memory stays flat on long videos.
+(`core.model.inference.Predictor`, up to `predictor.lanes` batches running at once) and, in frame order, maps artifact
+boxes back into the frame. Frames stream through a bounded queue: memory stays flat on long videos.
 
 Progress and cancellation: `progress(done, total, frame_result)` is called for every finished frame (in order);
 `cancel()` (any callable returning bool, e.g. `threading.Event().is_set`) is polled between frames. A cancelled run

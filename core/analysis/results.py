@@ -365,7 +365,8 @@ class AnalysisResult:
                        reference=reference, identities=None)
 
     def findings(self) -> "Findings":
-        """The headline over all the evidence (`core.analysis.findings`); derived: written to the JSON, recomputed on load."""
+        """The headline over all the evidence (`core.analysis.findings`); derived: written to the JSON, recomputed on
+        load."""
         return result_findings(self)
 
     def frame(self, index: int) -> FrameResult | None:

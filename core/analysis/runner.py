@@ -28,8 +28,8 @@ from core.media.video import probe_video
 def load_predictor(model: str | os.PathLike | None, device: str = "auto", batch_size: int = 16,
                    runtime: str = "auto") -> Predictor:
     """A registry name, a checkpoint path or None (bundled default) -> a ready `Predictor` (`runtime`: see
-    `core.model.inference.RUNTIME_CHOICES`). Raises CheckpointError (no model, unreadable checkpoint) or ValueError (device
-    not available, runtime unknown or unusable)."""
+    `core.model.inference.RUNTIME_CHOICES`). Raises CheckpointError (no model, unreadable checkpoint) or ValueError
+    (device not available, runtime unknown or unusable)."""
     m = load_model(resolve_model(None if model is None else os.fspath(model)), device=device)
     return Predictor(m, device=device, batch_size=batch_size, runtime=runtime)
 
@@ -66,8 +66,9 @@ def analyze_cached(path: str | os.PathLike, predictor: Predictor, options: Analy
                    cancel: CancelFn | None = None, info: VideoInfo | None = None,
                    reference: Reference | None = None) -> tuple[AnalysisResult, bool]:
     """(result, came_from_cache). Analyses when the cache has nothing; stores the result only when complete
-    (a cancelled run is never cached). `reference` (`core.analysis.reference_scan.load_reference`): the faces are compared
-    with the claimed person's reference after the cache (the cache holds the descriptors, not the comparison)."""
+    (a cancelled run is never cached). `reference` (`core.analysis.reference_scan.load_reference`): the faces are
+    compared with the claimed person's reference after the cache (the cache holds the descriptors, not the
+    comparison)."""
     info = info or probe_video(path)
     result = None
     if cache is not None:

@@ -15,7 +15,8 @@ from core.analysis.values import opt_score, round_score, round_time
 if TYPE_CHECKING:
     from core.analysis.results import FrameResult
 
-#: The video verdict of the artifact model alone ("real" = no artifact finding; the headline is `core.analysis.findings`).
+#: The video verdict of the artifact model alone ("real" = no artifact finding; the headline is
+#: `core.analysis.findings`).
 VERDICTS = ("fake", "real", "no face")
 
 

@@ -134,8 +134,8 @@ class ProgressBar:
 
 
 def headline_line(result, report_dir: Path) -> str:
-    """One line per video: the findings' headline (`core.analysis.findings`), the video score, the file, then each line of
-    evidence as "key status [figure]", coverage, tracks and threshold, and where the reports went."""
+    """One line per video: the findings' headline (`core.analysis.findings`), the video score, the file, then each line
+    of evidence as "key status [figure]", coverage, tracks and threshold, and where the reports went."""
     s, found = result.summary, result.findings()
     score = "  n/a" if s.video_score is None else f"{s.video_score:.3f}"
     state = "" if result.complete else " INCOMPLETE"

@@ -1,6 +1,6 @@
 """The identity evidence's thresholds on descriptor distances and what they mean in measurements (the why of
-each is in `core.faces.identity`'s docstring and docs/IDENTITY.md). No imports: the findings (`core.analysis.findings`) and
-the result types read them without pulling in what computes descriptors."""
+each is in `core.faces.identity`'s docstring and docs/IDENTITY.md). No imports: the findings (`core.analysis.findings`)
+and the result types read them without pulling in what computes descriptors."""
 
 SAME_MAX = 0.45
 DIFFERENT_MIN = 0.6

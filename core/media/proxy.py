@@ -9,8 +9,8 @@ frames are for display only: nothing is measured on them, exported from them or 
 
 Frame i of the proxy is the i-th frame the decoder returns, in presentation order, as `core.media.video.VideoReader`
 counts them; the rotation in the container's metadata is applied when a proxy frame is read (`ProxyReader.frame`),
-so a preview has the displayed orientation. Files live in `<cache root>/proxies/<key>/` (see `core.analysis.cache`); the key
-hashes the file's absolute path, size and modification time, so an edited file gets a new proxy. Writes are
+so a preview has the displayed orientation. Files live in `<cache root>/proxies/<key>/` (see `core.common.cache_dir`);
+the key hashes the file's absolute path, size and modification time, so an edited file gets a new proxy. Writes are
 atomic (each chunk is written to a temporary name and renamed); `done.json` marks a complete proxy.
 """
 from __future__ import annotations
@@ -94,8 +94,8 @@ def prune(root: str | os.PathLike | None = None, keep_bytes: int = KEEP_BYTES, s
 
 
 def keyframe_gaps(video_path: str | os.PathLike) -> tuple[int, int]:
-    """(frames, longest run of frames from one keyframe to the next), from `core.media.container`'s packet-level scan (no
-    decoding; ~0.3 s for 10 minutes of 1080p). A seek decodes up to that many frames."""
+    """(frames, longest run of frames from one keyframe to the next), from `core.media.container`'s packet-level scan
+    (no decoding; ~0.3 s for 10 minutes of 1080p). A seek decodes up to that many frames."""
     from core.media.container import cached_scan, scan_media
 
     scan = cached_scan(video_path) or scan_media(video_path, decode_keyframes=False)   # probe_video's, when it ran

@@ -367,9 +367,9 @@ class VideoReader:
     index / fps.
 
     When `probe_video` found that the resolution changes mid-stream, OpenCV would rescale every frame to the first
-    size; the reader then decodes with PyAV (`core.media.container.AVFrames`), each frame at its own size (`self.backend`
-    says which). A reader opened before the probe (the app shows a frame while it probes) takes the probe's scan
-    up when its next `frames()` or `read_frame()` call starts, and switches then.
+    size; the reader then decodes with PyAV (`core.media.container.AVFrames`), each frame at its own size
+    (`self.backend` says which). A reader opened before the probe (the app shows a frame while it probes) takes the
+    probe's scan up when its next `frames()` or `read_frame()` call starts, and switches then.
     """
 
     def __init__(self, path: str | os.PathLike, seek_gap: int = DEFAULT_SEEK_GAP):

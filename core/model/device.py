@@ -1,7 +1,8 @@
 """Choosing the compute device: "auto" takes CUDA, then Apple MPS, then the CPU; never requires a GPU.
 
 `DEVICE_CHOICES` is the one list of device names the CLIs and the app offer (`DEVICE_LABELS` their words for a
-menu); `RUNTIME_CHOICES` the runtimes that can run the model on it (`core.model.inference.Predictor`). Torch is imported only when a device is resolved, so argument parsers can use the names cheaply.
+menu); `RUNTIME_CHOICES` the runtimes that can run the model on it (`core.model.inference.Predictor`). Torch is imported
+only when a device is resolved, so argument parsers can use the names cheaply.
 """
 from __future__ import annotations
 

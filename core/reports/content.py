@@ -92,7 +92,8 @@ class FrameEntry:
 @dataclass
 class ReportContent:
     title: str
-    #: core.analysis.findings: the headline, its colour ("alert", "caution", "inconclusive", "none") and the sentence under it
+    #: core.analysis.findings: the headline, its colour ("alert", "caution", "inconclusive", "none") and the sentence
+    #: under it
     headline: str
     level: str
     reason: str

@@ -23,8 +23,8 @@ and its source frame, cut separately, be aligned with one and the same frame tra
 - fake record without source, or `mfs` off: the fake crop as it is, box = the whole crop;
 - self-blended item (`self_blend`, real-only data by default): `core.train.mfs.self_blended_sample`, label 1;
 then (when `augment`) a horizontal flip with p = 0.5 and `core.train.augment.augment`. Boxes are matched to the 168
-anchors with `core.model.boxes.match`. Every random draw comes from `numpy.random.default_rng([seed, epoch, item])`, so a
-sample depends on (seed, epoch, item) only: not on DataLoader workers or processes, and resuming repeats it.
+anchors with `core.model.boxes.match`. Every random draw comes from `numpy.random.default_rng([seed, epoch, item])`, so
+a sample depends on (seed, epoch, item) only: not on DataLoader workers or processes, and resuming repeats it.
 """
 from __future__ import annotations
 
