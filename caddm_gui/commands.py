@@ -28,7 +28,8 @@ from core.model.registry import model_default_threshold, resolve_model
 from core.reports import FORMATS, write_reports
 from core.reports.figures import write_annotated_png
 from core.analysis.reference import Reference
-from core.analysis.results import AnalysisResult, CaseInfo, FrameResult
+from core.analysis.frame_results import FrameResult
+from core.analysis.results import AnalysisResult, CaseInfo
 from core.analysis.runner import analyze_cached, load_predictor, lookup_cached
 from core.media.video import VideoReader, quick_probe
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from core.common.formatting import fmt_score, fmt_time
 from core.analysis.identities import identity_series
-from core.analysis.results import FrameResult
+from core.analysis.frame_results import FrameResult
 
 from .frame_view import score_qcolor
 from .state import AppState

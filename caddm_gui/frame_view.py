@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapI
 
 from core.common.formatting import fmt_score
 from core.reports.figures import ARTIFACT_BGR, score_colour_bgr
-from core.analysis.results import FrameResult
+from core.analysis.frame_results import FrameResult
 
 from .state import AppState
 

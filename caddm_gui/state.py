@@ -10,7 +10,8 @@ import bisect
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from core.analysis.results import AnalysisResult, FrameResult, Review
+from core.analysis.frame_results import FrameResult
+from core.analysis.results import AnalysisResult, Review
 from core.analysis.summary import summarize, Summary
 from core.media.evidence import VideoInfo
 

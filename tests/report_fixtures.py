@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from core.media.frames import FrameSelection
-from core.analysis.results import (AnalysisResult, AnalysisSettings, Artifact, CaseInfo, FaceResult, FrameResult,
-                                   ModelInfo, Review)
+from core.analysis.frame_results import Artifact, FaceResult, FrameResult
+from core.analysis.results import AnalysisResult, AnalysisSettings, CaseInfo, ModelInfo, Review
 from core.media.evidence import VideoInfo
 
 W, H, FPS = 640, 360, 25.0

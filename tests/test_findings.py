@@ -14,7 +14,8 @@ from core.analysis.findings import (CHANGE, INCONCLUSIVE, MANIPULATION, MISMATCH
                                     calibration_rates)
 from core.media.frames import FrameSelection
 from core.analysis.reference import Reference, ReferenceFile
-from core.analysis.results import AnalysisResult, AnalysisSettings, FaceResult, FrameResult, ModelInfo, load_json
+from core.analysis.frame_results import FaceResult, FrameResult
+from core.analysis.results import AnalysisResult, AnalysisSettings, ModelInfo, load_json
 from report_fixtures import video_info
 
 CARD = {"calibration": {"threshold": 0.8, "fpr_real_videos": 0.0263, "tpr_fake_videos": 0.2121,

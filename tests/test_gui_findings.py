@@ -27,7 +27,7 @@ def test_qt_binding_keeps_its_references():
 def test_live_verdict_is_throttled_and_exact_at_the_end(qtbot):
     from caddm_gui.state import AppState
     from caddm_gui.findings_panel import LIVE_REFRESH_MS, FindingsPanel
-    from core.analysis.results import FrameResult
+    from core.analysis.frame_results import FrameResult
 
     state = AppState()
     state.set_video("clip.mp4", 1000, 25.0, (640, 360))

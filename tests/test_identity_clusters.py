@@ -12,7 +12,8 @@ from core.faces.identity import DIFFERENT_MIN, DIM, SAME_MAX, cluster
 from core.analysis.reference import Reference, ReferenceFile
 from core.analysis.reference_scan import scan_reference
 from core.analysis.identities import identity_clusters, identity_series
-from core.analysis.results import AnalysisResult, FaceResult, FrameResult, load_json
+from core.analysis.frame_results import FaceResult, FrameResult
+from core.analysis.results import AnalysisResult, load_json
 
 
 def _person(rng):

@@ -10,7 +10,8 @@ from core.common.errors import OutputError
 from core.reports import FILENAMES, render_reports, write_reports
 from core.reports.csv_report import COLUMNS
 from core.reports.figures import annotate_frame, render_view, score_colour_bgr, timeline_figure, timeline_png
-from core.analysis.results import AnalysisResult, FrameResult, load_json
+from core.analysis.frame_results import FrameResult
+from core.analysis.results import AnalysisResult, load_json
 from report_fixtures import H, VIDEO_SHA, W, face, frame_source, make_result
 
 

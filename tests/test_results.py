@@ -6,8 +6,8 @@ import pytest
 from core import __version__
 from core.common.errors import OutputError
 from core.media.frames import FrameSelection
-from core.analysis.results import (SCHEMA, AnalysisResult, Artifact, FaceResult, FrameResult, ResultFileError,
-                                   load_json, top_frames)
+from core.analysis.frame_results import Artifact, FaceResult, FrameResult
+from core.analysis.results import SCHEMA, AnalysisResult, ResultFileError, load_json, top_frames
 from core.analysis.summary import summarize, track_series, track_summaries
 from report_fixtures import VIDEO_SHA, face, frames, make_result
 
@@ -221,7 +221,7 @@ def test_save_json_unwritable(tmp_path):
 
 
 def test_artifacts_are_shown_only_on_faces_at_or_above_the_threshold():
-    from core.analysis.results import Artifact, FaceResult
+    from core.analysis.frame_results import Artifact, FaceResult
 
     art = Artifact(box=[1, 2, 30, 40], corners=[[1, 2], [30, 2], [30, 40], [1, 40]], score=0.9, crop_box=[0, 0, 50, 50])
     face = FaceResult(track=0, box=[0, 0, 100, 100], det_score=1.0, score=0.6, artifacts=[art])

@@ -94,7 +94,7 @@ def test_a_face_whose_68_point_fit_strays_is_aligned_from_retinafaces_points(fra
     from RetinaFace's points and the face says so; otherwise from the landmarks, as the authors align."""
     from core.faces.align import align_face
     from core.faces.pipeline import FIVE_POINT_DISAGREEMENT, points_disagreement
-    from core.analysis.results import FaceResult
+    from core.analysis.frame_results import FaceResult
 
     pipe = FacePipeline(DetectorSettings())
     (face,) = pipe.process(0, frame)

@@ -33,8 +33,8 @@ from core.faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP, keep_
 from core.media.frames import FrameSelection
 from core.model.inference import Predictor
 from core.common.threads import omp_passive
-from core.analysis.results import (SCHEMA, AnalysisResult, AnalysisSettings, Artifact, FaceResult, FrameResult,
-                                   ModelInfo, Review)
+from core.analysis.frame_results import Artifact, FaceResult, FrameResult
+from core.analysis.results import SCHEMA, AnalysisResult, AnalysisSettings, ModelInfo, Review
 from core.analysis.summary import summarize, track_summaries
 from core.media.evidence import VideoInfo
 from core.media.video import VideoReader, probe_video

@@ -7,15 +7,13 @@ faces; IdentityCluster.face_box is xyxy frame px."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from core.analysis.frame_results import FaceResult, FrameResult
 from core.analysis.values import as_box, opt_score, round_score
 from core.faces.identity import cluster, consistency_jumps, identity_verdict, track_consistency
-
-if TYPE_CHECKING:
-    from core.analysis.results import FaceResult, FrameResult
 
 
 @dataclass

@@ -5,15 +5,13 @@ Shapes: track_series(frames)[t] = (times (N,) s, frame indices (N,), scores (N,)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from core.analysis.identities import TrackIdentity, track_faces, track_identity
+from core.analysis.frame_results import FrameResult
 from core.analysis.values import opt_score, round_score, round_time
-
-if TYPE_CHECKING:
-    from core.analysis.results import FrameResult
 
 #: The video verdict of the artifact model alone ("real" = no artifact finding; the headline is
 #: `core.analysis.findings`).

@@ -15,7 +15,8 @@ import numpy as np
 from core.media.evidence import media_summary
 from core.common.formatting import DASH, fmt_score, fmt_share, fmt_size, fmt_time
 from core.reports.figures import faces_region, render_view
-from core.analysis.results import AnalysisResult, FrameResult, top_frames, utc_now
+from core.analysis.frame_results import FrameResult
+from core.analysis.results import AnalysisResult, top_frames, utc_now
 
 FrameSource = Callable[[int], Optional[np.ndarray]]
 

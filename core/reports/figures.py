@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from core.common.formatting import fmt_score
-from core.analysis.results import AnalysisResult, FrameResult
+from core.analysis.frame_results import FrameResult
+from core.analysis.results import AnalysisResult
 from core.analysis.summary import track_series
 from core.faces.thumbnail import box_region
 
