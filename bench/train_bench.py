@@ -35,7 +35,7 @@ def batch(n: int, device):
     g = torch.Generator().manual_seed(0)
     imgs = torch.randint(0, 256, (n, 224, 224, 3), generator=g, dtype=torch.uint8)
     labels = torch.arange(n) % 2
-    loc1, conf1 = match(torch.tensor([[0.0, 0.0, 1.0, 1.0]]), make_anchors())
+    loc1, conf1 = (torch.from_numpy(a) for a in match(np.array([[0.0, 0.0, 1.0, 1.0]], np.float32), make_anchors()))
     loc_t = torch.stack([loc1 if l else torch.zeros_like(loc1) for l in labels])
     conf_t = torch.stack([conf1 if l else torch.zeros_like(conf1) for l in labels])
     return imgs, labels.to(device), loc_t.to(device), conf_t.to(device)

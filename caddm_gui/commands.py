@@ -20,7 +20,7 @@ from core.common.atomic import ensure_output_dir
 from core.analysis.cache import ResultCache
 from core.faces.pipeline import DetectorSettings
 from core.case import check_evidence_file
-from core.model.device import describe_device, resolve_device
+from core.model.device import describe_device, device_name
 from core.common.errors import CaddmError, VideoError
 from core.common.formatting import utc_now
 from core.media.evidence import video_file_filter
@@ -99,7 +99,7 @@ class Commands(QObject):
 
     def describe_device(self) -> str:
         try:
-            text = describe_device(resolve_device(self.prefs.device))
+            text = describe_device(device_name(self.prefs.device))
         except ValueError as e:
             text = "unavailable"
             self.state.error(str(e))
@@ -247,7 +247,8 @@ class Commands(QObject):
 
         def run(progress, cancel, model_ready):
             predictor = self._get_predictor(model_arg, device)
-            model_ready(predictor.model.info.name, f"{describe_device(predictor.device)}, {predictor.runtime}")
+            device = describe_device(predictor.device, predictor.lanes)
+            model_ready(predictor.info.name, f"{device}, {predictor.runtime}")
             return analyze_cached(path, predictor, options, cache, progress=progress, cancel=cancel, info=info)
 
         w = AnalysisWorker(run)

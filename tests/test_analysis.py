@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -37,7 +38,24 @@ def test_every_selected_frame_has_the_face_one_track(face_clip, predictor):
     assert result.summary.frames_analysed == 10 and result.summary.frames_with_faces == 10
     assert result.summary.video_score == pytest.approx(np.mean([f.score for f in result.frames]), abs=1e-5)
     assert result.video.sha256 and result.model.sha256 and result.model.name == "tiny-test"
-    assert set(result.timings) >= {"decode", "detect", "landmarks", "align", "model", "boxes", "total"}
+    assert set(result.timings) >= {"decode", "detect", "landmarks", "align", "model", "boxes", "total", "face_models"}
+    assert 0 < result.timings["first_score"] <= result.timings["total"] and "startup" not in result.timings
+
+
+def test_the_first_face_is_scored_before_a_batch_fills(face_clip, predictor):
+    """The first frame with a face is sent to the model at once (the first score comes early); the scores are
+    those of whole batches, and a caller's start-up is recorded as given."""
+    sizes = []
+    real = predictor.submit
+    options = AnalysisOptions(frames=FrameSelection("count", 9), batch_size=8, identity=False)
+    predictor.submit = lambda crops, boxes=None: sizes.append(len(crops)) or real(crops, boxes)
+    try:
+        result = analyze_video(face_clip, predictor, options, startup_s=1.25)
+    finally:
+        del predictor.submit
+    assert sizes[0] == 1 and sum(sizes) == 9 and max(sizes) <= 8 and result.timings["startup"] == 1.25
+    whole = analyze_video(face_clip, predictor, replace(options, batch_size=64))
+    assert [f.score for f in result.frames] == pytest.approx([f.score for f in whole.frames], abs=1e-5)
 
 
 def test_deterministic_and_json_round_trip(face_clip, predictor, tmp_path):

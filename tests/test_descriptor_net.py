@@ -10,7 +10,7 @@ from conftest import DATA
 pytest.importorskip("onnxruntime")
 
 from core.common.errors import CheckpointError  # noqa: E402
-from core.faces import descriptor_net  # noqa: E402
+from core.faces import descriptor_net, descriptor_ort  # noqa: E402
 from core.faces.descriptor_net import DescriptorNet, read_weights  # noqa: E402
 from core.faces.embedder import FaceEmbedder, default_descriptor_model_path  # noqa: E402
 from core.faces.pipeline import FacePipeline  # noqa: E402
@@ -75,7 +75,7 @@ def test_a_damaged_model_file_is_named_with_its_problem(tmp_path):
 
 
 def test_an_export_that_disagrees_with_dlib_falls_back_and_explicit_is_refused(monkeypatch):
-    monkeypatch.setattr(descriptor_net, "PARITY_TOL", -1.0)     # nothing passes
+    monkeypatch.setattr(descriptor_ort, "PARITY_TOL", -1.0)     # nothing passes
     with pytest.warns(RuntimeWarning, match="differs from dlib"):
         assert FaceEmbedder().runtime.startswith("dlib ")
     with pytest.raises(ValueError, match="ONNX Runtime cannot compute face descriptors: .*differs from dlib"):
@@ -87,8 +87,8 @@ def test_an_export_that_disagrees_with_dlib_falls_back_and_explicit_is_refused(m
 def test_the_export_is_cached_by_the_model_files_hash(tmp_path, monkeypatch):
     monkeypatch.setenv("CADDM_CACHE_DIR", str(tmp_path))
     calls = []
-    real = descriptor_net._export
-    monkeypatch.setattr(descriptor_net, "_export", lambda w: calls.append(1) or real(w))
+    real = descriptor_ort._export
+    monkeypatch.setattr(descriptor_ort, "_export", lambda p: calls.append(1) or real(p))
     FaceEmbedder()
     FaceEmbedder()
     files = list((tmp_path / "onnx").glob("dlib-descriptor-*.onnx"))
@@ -107,3 +107,19 @@ def test_the_descriptor_runtime_is_recorded_in_the_result(face_clip, tiny_model_
     assert any(f.descriptor is not None for fr in on.frames for f in fr.faces)
     off = analyze_video(face_clip, predictor, AnalysisOptions(frames=FrameSelection("count", 3), identity=False))
     assert off.settings.runtime == predictor.runtime
+
+
+def test_a_cached_export_loads_without_dlibs_network(tmp_path, monkeypatch):
+    """dlib's own network is read only to export it: with the checked export cached, an embedder loads neither it
+    nor torch's module, and still gives dlib's descriptors (checked against the reference stored at export)."""
+    monkeypatch.setenv("CADDM_CACHE_DIR", str(tmp_path))
+    first = FaceEmbedder()                                     # exports: dlib's network gives the reference
+    chip = descriptor_ort.check_chip()
+    want = np.asarray(first._model.compute_face_descriptor(chip[0]), dtype=np.float32)
+    loads = []
+    real = FaceEmbedder._dlib_model
+    monkeypatch.setattr(FaceEmbedder, "_dlib_model", staticmethod(lambda p: loads.append(p) or real(p)))
+    monkeypatch.setattr(descriptor_ort, "_export", lambda p: pytest.fail("exported again"))
+    second = FaceEmbedder()
+    assert loads == [] and second._model is None and second.runtime.startswith("onnxruntime ")
+    assert np.abs(second._ort(chip) - want).max() <= descriptor_ort.PARITY_TOL

@@ -85,8 +85,10 @@ def test_missing_or_corrupt_descriptor_model_is_a_one_line_error(tmp_path):
         FaceEmbedder(tmp_path / "nothere.dat")
     junk = tmp_path / "junk.dat"
     junk.write_bytes(b"\x00\x01 not a dlib model" * 100)
+    with pytest.raises(CheckpointError, match="junk.dat: not dlib's face descriptor network"):
+        FaceEmbedder(junk)                                  # read as numbers for ONNX Runtime: the byte named
     with pytest.raises(CheckpointError, match="junk.dat: not a dlib face recognition model"):
-        FaceEmbedder(junk)
+        FaceEmbedder(junk, runtime="dlib")
     from core.faces.dlib_models import packaged_model_path
 
     with pytest.raises(CheckpointError, match="no_such_model.dat: face descriptor model file is missing"):

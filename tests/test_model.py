@@ -64,8 +64,8 @@ def test_input_conventions():
 
 
 def test_artifact_boxes_decode_threshold_nms_topk():
-    loc = torch.zeros(1, 168, 4)
-    conf = torch.zeros(1, 168, 2)
+    loc = np.zeros((1, 168, 4), np.float32)
+    conf = np.zeros((1, 168, 2), np.float32)
     conf[0, :, 0] = 5.0  # background everywhere...
     conf[0, 0, 1] = 10.0  # ...but anchor 0 (7x7 cell (0,0), 40x80) fires
     conf[0, 166, 1] = 9.0  # and the full-face anchor

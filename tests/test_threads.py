@@ -55,3 +55,17 @@ def test_layering_analysis_never_loads_training_and_results_need_no_decoder():
              "import core.analysis.runner, core.cli.analyze; print(any(m.startswith('core.train') for m in sys.modules))")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
+
+
+def test_the_analysis_path_imports_no_torch():
+    """The CPU analysis runs from cached ONNX exports: none of its modules imports torch (nor timm) when loaded, and
+    "auto" is the CPU without asking torch on a machine without any GPU driver."""
+    r = _run("import sys, core.analysis.runner, core.analysis.engine, core.faces.pipeline, core.faces.embedder, "
+             "core.model.inference, core.model.artifacts, core.model.checkpoints, core.reports, core.cli.analyze; "
+             "from core.model import device; "
+             "print('torch' in sys.modules, 'timm' in sys.modules, device.device_name('cpu'), "
+             "device._no_gpu_possible() and device.device_name('auto'), 'torch' in sys.modules)")
+    assert r.returncode == 0, r.stderr
+    torch_on_import, timm, cpu, auto, torch_after = r.stdout.split()
+    assert (torch_on_import, timm, cpu) == ("False", "False", "cpu")
+    assert auto in ("cpu", "False") and torch_after == "False"

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
 from core import __version__
 from core.model.artifacts import BoxSettings
@@ -32,7 +31,7 @@ from core.faces.embedder import DESCRIPTOR_MODEL
 from core.faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP, keep_landmarks
 from core.media.frames import FrameSelection
 from core.model.inference import Predictor
-from core.common.threads import omp_passive
+from core.common.threads import cpu_threads, omp_passive
 from core.analysis.frame_results import Artifact, FaceResult, FrameResult
 from core.analysis.results import SCHEMA, AnalysisResult, AnalysisSettings, ModelInfo, Review
 from core.analysis.summary import summarize, track_summaries
@@ -88,13 +87,14 @@ class _Prepared:
 _END = object()
 
 
-def model_info(model) -> ModelInfo:
-    """The report's model section: the checkpoint's identity (`model.info`) and its card."""
-    info = getattr(model, "info", None)
-    card = dict(info.card if info is not None else getattr(model, "metadata", {}) or {})
+def model_info(predictor: Predictor) -> ModelInfo:
+    """The report's model section: the checkpoint's identity (`predictor.info`) and its card (a model built in
+    memory: its own metadata)."""
+    info = predictor.info
+    card = dict(info.card if info is not None else getattr(predictor.model, "metadata", {}) or {})
     return ModelInfo(name=info.name if info is not None else card.get("name", "unnamed"),
-                     backbone=model.config.backbone, sha256=info.sha256 if info is not None else "",
-                     path=info.path if info is not None else "", input_size=model.config.input_size,
+                     backbone=predictor.config.backbone, sha256=info.sha256 if info is not None else "",
+                     path=info.path if info is not None else "", input_size=predictor.config.input_size,
                      metadata={k: v for k, v in card.items() if isinstance(v, (str, int, float, bool, dict, list))})
 
 
@@ -138,24 +138,34 @@ def _face_result(face: PreparedFace, prediction, landmarks: str) -> FaceResult:
 
 def analyze_video(path, predictor: Predictor, options: AnalysisOptions = AnalysisOptions(),
                   progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                  pipeline: FacePipeline | None = None, info: VideoInfo | None = None) -> AnalysisResult:
-    """Analyse one video (`info`: its `probe_video` result when the caller has it already).
+                  pipeline: FacePipeline | None = None, info: VideoInfo | None = None,
+                  startup_s: float | None = None) -> AnalysisResult:
+    """Analyse one video (`info`: its `probe_video` result when the caller has it already; `startup_s`: the
+    seconds the caller waited before it, e.g. a command's start-up, recorded as `timings["startup"]`).
 
     Raises `VideoError` for an unreadable file; never modifies it."""
     t_start = time.perf_counter()
     info = info or probe_video(path)
+    timings: dict[str, float] = {"probe": time.perf_counter() - t_start}
+    if startup_s is not None:
+        timings["startup"] = float(startup_s)
     indices = options.frames.indices(info.frame_count)
+    t = time.perf_counter()
     pipeline = pipeline or FacePipeline(options.detector)
+    timings["face_models"] = time.perf_counter() - t
     pipeline.identity_every = max(1, int(options.identity_every)) if options.identity else 0
     pipeline.reset(frame_step=max((b - a for a, b in zip(indices, indices[1:])), default=1))
-    timings: dict[str, float] = {"probe": time.perf_counter() - t_start}
 
-    threads_before = torch.get_num_threads()
-    if predictor.device.type == "cpu":
-        # With spinning OpenMP workers a torch pool spanning all cores collapses beside the busy producer thread;
-        # with passive waiting (core.common.threads.configure_threads, before torch loads) it can use them all.
-        default = threads_before if omp_passive() else max(1, threads_before - 1)
-        torch.set_num_threads(options.torch_threads or default)
+    # With spinning OpenMP workers a torch pool spanning all cores collapses beside the busy producer thread;
+    # with passive waiting (core.common.threads.configure_threads, before torch loads) it can use them all.
+    cores = cpu_threads()
+    threads = options.torch_threads or (cores if omp_passive() else max(1, cores - 1))
+    with predictor.using_threads(threads):
+        return _analyze(path, predictor, options, progress, cancel, pipeline, info, indices, timings, t_start)
+
+
+def _analyze(path, predictor: Predictor, options: AnalysisOptions, progress, cancel, pipeline: FacePipeline,
+             info: VideoInfo, indices, timings: dict, t_start: float) -> AnalysisResult:
     q: queue.Queue = queue.Queue(maxsize=max(4, 2 * options.batch_size))
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -183,6 +193,8 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
             score = max((f.score for f in face_results), default=None)
             fr = FrameResult(index=p.index, time_s=p.time_s, score=score, faces=face_results)
             frames.append(fr)
+            if score is not None and "first_score" not in timings:
+                timings["first_score"] = time.perf_counter() - t_start
             if progress is not None:
                 progress(len(frames), len(indices), fr)
         t_boxes += time.perf_counter() - t0
@@ -218,7 +230,9 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
             if item is _END:
                 break
             pending.append(item)
-            if sum(len(p.faces) for p in pending) >= options.batch_size or len(pending) >= options.batch_size:
+            n_faces = sum(len(p.faces) for p in pending)
+            first = n_faces > 0 and not frames and not inflight  # the first face goes at once: the first score
+            if first or n_faces >= options.batch_size or len(pending) >= options.batch_size:  # comes sooner
                 flush()
         if not cancelled:
             flush()
@@ -239,7 +253,6 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
                     future.result()
                 except BaseException:  # noqa: BLE001 - the first error is the one raised
                     pass
-        torch.set_num_threads(threads_before)
     if errors:
         raise errors[0]
 
@@ -254,8 +267,8 @@ def analyze_video(path, predictor: Predictor, options: AnalysisOptions = Analysi
     return AnalysisResult(
         schema=SCHEMA, software={"name": "caddm-inspector", "version": __version__},
         created_utc=utc_now(),
-        video=info, model=model_info(predictor.model),
-        settings=options.settings(str(predictor.device), runtime),
+        video=info, model=model_info(predictor),
+        settings=options.settings(predictor.device, runtime),
         frames=frames, tracks=track_summaries(frames, options.threshold),
         summary=summarize(frames, options.threshold), timings=timings, complete=complete, case=None,
         review=Review())

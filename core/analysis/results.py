@@ -181,13 +181,20 @@ def _software() -> dict:
     return {"name": SOFTWARE_NAME, "version": __version__}
 
 
+#: Timings that are waits, not stages: "startup" (the command's start until the analysis began: imports, the model;
+#: set by caddm-analyze) and "first_score" (the analysis's start until its first frame was scored: the face models,
+#: the first decode and detection).
+LATENCIES = {"startup": "start-up (command start to analysis)", "first_score": "analysis start to first score"}
+
+
 @dataclass
 class AnalysisResult:
     """Everything one analysis found, plus what is needed to reproduce and report it.
 
     frames are in increasing index order; `tracks` and `summary` are derived from `frames` at
     `settings.threshold` (use `build` or `with_threshold` to keep them consistent); `complete` is False for a
-    cancelled or failed run (partial frames); `timings` maps a stage name to seconds; `reference`: the claimed
+    cancelled or failed run (partial frames); `timings` maps a stage name to seconds (and the `LATENCIES`: what
+    the user waited for, not stages of the total); `reference`: the claimed
     person's reference the faces were compared with (`with_reference`), None without one; `identities`: the
     distinct people of the video (`identity_clusters(frames)`, derived from `frames` when not given, so results
     written before it existed get it too).

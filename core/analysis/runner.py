@@ -14,7 +14,6 @@ import os
 
 from core.analysis.engine import AnalysisOptions, CancelFn, ProgressFn, analyze_video
 from core.analysis.cache import ResultCache
-from core.model.checkpoints import load_model
 from core.common.errors import CaddmError
 from core.common.hashing import sha256_file_memo
 from core.model.inference import Predictor
@@ -30,13 +29,13 @@ def load_predictor(model: str | os.PathLike | None, device: str = "auto", batch_
     """A registry name, a checkpoint path or None (bundled default) -> a ready `Predictor` (`runtime`: see
     `core.model.inference.RUNTIME_CHOICES`). Raises CheckpointError (no model, unreadable checkpoint) or ValueError
     (device not available, runtime unknown or unusable)."""
-    m = load_model(resolve_model(None if model is None else os.fspath(model)), device=device)
-    return Predictor(m, device=device, batch_size=batch_size, runtime=runtime)
+    path = resolve_model(None if model is None else os.fspath(model))
+    return Predictor.for_checkpoint(path, device=device, batch_size=batch_size, runtime=runtime)
 
 
 def model_sha256(predictor: Predictor) -> str:
     """SHA-256 of the checkpoint the predictor's model was loaded from ("" for a model built in memory)."""
-    info = getattr(predictor.model, "info", None)
+    info = predictor.info
     return info.sha256 if info is not None else ""
 
 
@@ -64,18 +63,20 @@ def _cached(cache: ResultCache, info: VideoInfo, model_sha: str, options: Analys
 def analyze_cached(path: str | os.PathLike, predictor: Predictor, options: AnalysisOptions,
                    cache: ResultCache | None = None, progress: ProgressFn | None = None,
                    cancel: CancelFn | None = None, info: VideoInfo | None = None,
-                   reference: Reference | None = None) -> tuple[AnalysisResult, bool]:
+                   reference: Reference | None = None,
+                   startup_s: float | None = None) -> tuple[AnalysisResult, bool]:
     """(result, came_from_cache). Analyses when the cache has nothing; stores the result only when complete
     (a cancelled run is never cached). `reference` (`core.analysis.reference_scan.load_reference`): the faces are
     compared with the claimed person's reference after the cache (the cache holds the descriptors, not the
-    comparison)."""
+    comparison). `startup_s`: the caller's start-up before this analysis, recorded in its timings (`LATENCIES`)."""
     info = info or probe_video(path)
     result = None
     if cache is not None:
         result = _cached(cache, info, model_sha256(predictor), options, path)
     cached = result is not None
     if not cached:
-        result = analyze_video(path, predictor, options, progress=progress, cancel=cancel, info=info)
+        result = analyze_video(path, predictor, options, progress=progress, cancel=cancel, info=info,
+                               startup_s=startup_s)
         if cache is not None and result.complete:
             cache.put(cache.key_for(result), result)
     return (result if reference is None else result.with_reference(reference)), cached

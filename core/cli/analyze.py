@@ -22,6 +22,7 @@ from core.faces.landmark_sets import DEFAULT_LANDMARK_KEEP, LANDMARK_KEEP
 from core.common.errors import CaddmError, OutputError
 from core.media.evidence import collect_videos
 from core.reports import FORMATS
+from core.common.process import since_start_s
 from core.common.threads import configure_threads
 
 
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         for msg in reference.messages():
             print(f"warning: {msg}", file=sys.stderr)
-    threshold = predictor.model.info.default_threshold if args.threshold is None else args.threshold
+    threshold = predictor.info.default_threshold if args.threshold is None else args.threshold
     detector = replace(DetectorSettings(), detector=args.detector, normalise_exposure=not args.no_exposure_retry,
                        cnn_fallback=not args.no_cnn_fallback)
     options = AnalysisOptions(frames=_frame_selection(args), threshold=threshold, batch_size=args.batch_size,
@@ -227,14 +228,16 @@ def main(argv: list[str] | None = None) -> int:
         for note in case_file.notices:
             print(f"note: {note}", file=sys.stderr)
 
-    failed = bool(problems)
+    failed, first = bool(problems), True
     for video, report_dir in zip(videos, _out_dirs(videos, out)):
         try:
             info = probe_video(video)
             bar = ProgressBar(video.name, enabled=not args.quiet)
             started = utc_now() if case_file else None
+            startup = since_start_s() if first else None
+            first = False
             result, cached = analyze_cached(video, predictor, options, cache, progress=bar, info=info,
-                                            reference=reference)
+                                            reference=reference, startup_s=startup)
             if case_file:  # the report then shows the case's review and audit summary
                 cached_review = result.review
                 result, record = case_file.record_run(video, info, result, cached, started)

@@ -42,3 +42,12 @@ def omp_passive() -> bool:
     if _PASSIVE is not None:
         return _PASSIVE
     return os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+
+
+def cpu_threads() -> int:
+    """The CPU cores this process may run on (its affinity where the system tells, else the CPU count): how many
+    threads the model uses by default."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)

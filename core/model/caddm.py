@@ -7,43 +7,16 @@ which turns BGR uint8 crops into that).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from core.model.adm import ArtifactDetectionModule
-from core.model.backbones import build_backbone, get_spec
+from core.model.backbones import build_backbone
+from core.model.anchors import INPUT_SIZE
+from core.model.config import ModelConfig
 from core.model.preprocess import InputConvention
 
-INPUT_SIZE = 224
-
-
-@dataclass
-class ModelConfig:
-    """What it takes to rebuild a model: backbone name, ADM width (None = backbone width), input convention."""
-
-    backbone: str = "resnet34"
-    adm_width: int | None = None
-    convention: InputConvention | None = None  # None: the backbone's own
-    input_size: int = INPUT_SIZE
-
-    def resolved(self) -> "ModelConfig":
-        spec = get_spec(self.backbone)
-        width = self.adm_width if self.adm_width is not None else (spec.adm_width or spec.channels)
-        return ModelConfig(self.backbone, width, self.convention or spec.convention, self.input_size)
-
-    def to_dict(self) -> dict:
-        r = self.resolved()
-        return {"backbone": r.backbone, "adm_width": r.adm_width, "convention": r.convention.to_dict(),
-                "input_size": r.input_size}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        conv = d.get("convention")
-        return cls(backbone=d["backbone"], adm_width=d.get("adm_width"),
-                   convention=InputConvention.from_dict(conv) if conv else None,
-                   input_size=int(d.get("input_size", INPUT_SIZE)))
+__all__ = ["CADDM", "ModelConfig", "INPUT_SIZE"]  # ModelConfig's home: core.model.config
 
 
 class CADDM(nn.Module):

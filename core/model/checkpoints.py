@@ -23,16 +23,19 @@ import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from core import __version__
 from core.common.atomic import atomic_write_bytes
-from core.model.device import resolve_device
 from core.common.errors import CheckpointError
 from core.common.formatting import utc_now
 from core.common.hashing import sha256_file_memo
-from core.model.caddm import CADDM, ModelConfig
+from core.model.config import ModelConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from core.model.caddm import CADDM
 
 FORMAT = "caddm-inspector/checkpoint@1"
 METADATA_KEY = "caddm"
@@ -121,13 +124,20 @@ def _authors_card(config: ModelConfig) -> dict:
 def read_checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     """The identity of a checkpoint without building its model: for our format only the safetensors header is
     read; the authors' pickles are read (weights only) to tell their backbone. CheckpointError when unreadable."""
+    return read_checkpoint_header(path)[0]
+
+
+def read_checkpoint_header(path: str | os.PathLike) -> tuple[CheckpointInfo, ModelConfig]:
+    """(identity, model config) of a checkpoint without building its model, as `read_checkpoint_info`: for our
+    format without torch (the ONNX Runtime path runs from these two and a cached export)."""
     path = Path(path)
     _check_file(path)
     if _is_safetensors(path):
         header = _read_header(path)
-        return _info(path, ModelConfig.from_dict(header["config"]), header.get("card", {}), OURS)
+        config = ModelConfig.from_dict(header["config"])
+        return _info(path, config, header.get("card", {}), OURS), config
     config, _ = _read_authors(path)
-    return _info(path, config, _authors_card(config), AUTHORS)
+    return _info(path, config, _authors_card(config), AUTHORS), config
 
 
 # --------------------------------------------------------------------------------------------------- our format
@@ -231,6 +241,8 @@ def _authors_backbone(state: dict, path: Path) -> str:
 
 def convert_authors_state(state: dict, path: Path) -> tuple[ModelConfig, dict]:
     """The authors' state_dict (prefixes stripped) -> (our ModelConfig, our state_dict)."""
+    from core.model.caddm import CADDM
+
     backbone = _authors_backbone(state, path)
     model = CADDM(ModelConfig(backbone))
     out = {}
@@ -255,6 +267,8 @@ def convert_authors_state(state: dict, path: Path) -> tuple[ModelConfig, dict]:
 
 
 def _read_authors(path: Path) -> tuple[ModelConfig, dict]:
+    import torch
+
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
@@ -278,6 +292,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> C
 
     `model.info` is its `CheckpointInfo`; `model.metadata` its model card (a dict, name included).
     """
+    from core.model.caddm import CADDM
+    from core.model.device import resolve_device
+
     path = Path(path)
     _check_file(path)
     if _is_safetensors(path):

@@ -2,11 +2,15 @@
 
 `DEVICE_CHOICES` is the one list of device names the CLIs and the app offer (`DEVICE_LABELS` their words for a
 menu); `RUNTIME_CHOICES` the runtimes that can run the model on it (`core.model.inference.Predictor`). Torch is imported
-only when a device is resolved, so argument parsers can use the names cheaply.
+only when a device is resolved, so argument parsers can use the names cheaply; `device_name` does not import it
+where the answer is known without it (no GPU driver on the system: no GPU to find).
 """
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +27,30 @@ def is_device_name(name: str) -> bool:
     """True for one of `DEVICE_CHOICES` or "cuda:N" (any case); whether that device exists is not checked."""
     name = str(name).lower()
     return name in DEVICE_CHOICES or re.fullmatch(r"cuda:\d+", name) is not None
+
+
+#: Device files of the GPU drivers torch can use on Linux (NVIDIA; WSL2's GPU; AMD ROCm): without any of them no
+#: GPU can be reached, whatever torch build is installed.
+_GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
+
+
+def _no_gpu_possible() -> bool:
+    """True when no GPU can be used here and torch need not be imported to know it: torch is not installed, or
+    this is Linux without any GPU driver's device file. (macOS may have MPS, other systems are asked.)"""
+    if "torch" in sys.modules:
+        return False  # loaded already: asking it costs nothing
+    if importlib.util.find_spec("torch") is None:
+        return True
+    return sys.platform.startswith("linux") and not any(os.path.exists(p) for p in _GPU_DEVICE_FILES)
+
+
+def device_name(name: str | torch.device = "auto") -> str:
+    """`resolve_device(name)` as a name ("cpu", "cuda", "cuda:1", "mps"), without importing torch for "cpu", nor
+    for "auto" where no GPU can be there (`_no_gpu_possible`)."""
+    key = (name or "auto").lower() if isinstance(name, str) else None
+    if key == "cpu" or (key == "auto" and _no_gpu_possible()):
+        return "cpu"
+    return str(resolve_device(name))
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -45,12 +73,18 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return torch.device(name)
 
 
-def describe_device(device: torch.device) -> str:
-    """Human-readable device name for status bars and reports, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100'."""
-    import torch
+def describe_device(device: str | torch.device, threads: int | None = None) -> str:
+    """Human-readable device name for status bars and reports, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100';
+    `threads`: the CPU threads the model uses (default: torch's thread count when torch is loaded, else the cores)."""
+    kind = str(device).split(":")[0]
+    if kind == "cuda":
+        import torch
 
-    if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
-    if device.type == "mps":
+    if kind == "mps":
         return "Apple MPS"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    if threads is None:
+        from core.common.threads import cpu_threads
+
+        threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else cpu_threads()
+    return f"CPU ({threads} threads)"

@@ -5,9 +5,12 @@ resnet34 41 -> 24 ms (`bench/analyze_bench.py --runtime`; one two-threaded sessi
 lanes 23.6 ms, one lane 46 ms), outputs equal to torch's within 1e-6 in the logits. The export runs once per
 checkpoint (TorchScript-based `torch.onnx.export`, opset 17, dynamic batch) and is kept in the cache root under
 `onnx/<checkpoint SHA-256>-torch<version>-v<EXPORT_VERSION>.onnx` (written atomically); a model built in memory
-is exported each time. Every new session is checked against torch on a fixed input before use: a larger gap than `PARITY_TOL` raises.
+is exported each time. The export is checked against torch on a fixed input when it is made, torch's logits are
+stored in the file, and every load checks the session against them again (`core.model.onnx.checked_session`):
+a larger gap than `PARITY_TOL` raises, or, for a cached file, exports afresh. Loading a cached export
+(`OrtModel.open`) needs neither torch nor the network's code: a CPU analysis starts without importing torch.
 
-`OrtModel(model)(x: (B, 3, H, W) float32 torch tensor) -> {"logits", "prob", "loc", "conf"}` as torch tensors, like
+`OrtModel(x: (B, 3, H, W) float32 array) -> {"logits", "prob", "loc", "conf"}` as numpy arrays, like
 `CADDM.forward`. A call runs on the calling thread alone (one intra-op thread), and calls from several threads run
 at once on the same session: `core.model.inference.Predictor` runs one batch per analysis thread ("lanes"). Beside the
 busy decoding thread, independent single-threaded batches keep both cores working where one two-threaded batch
@@ -19,62 +22,93 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from core.model.onnx import cached_onnx, export_module, single_thread_session, torch_tag
-from core.model.caddm import CADDM
+from core.model.onnx import cache_path, checked_session, torch_tag
+
+if TYPE_CHECKING:
+    from core.model.caddm import CADDM
+    from core.model.checkpoints import CheckpointInfo
 
 #: The most the logits of a session may differ from torch's on the check input.
 PARITY_TOL = 1e-3
-_OUTPUTS = ("logits", "prob", "loc", "conf")  # CADDM.forward's outputs, all computed inside the exported graph
+OUTPUTS = ("logits", "prob", "loc", "conf")  # CADDM.forward's outputs, all computed inside the exported graph
 #: Part of an export's file name: bump when what is exported changes, so old cached exports are not read.
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 
 
-class _Outputs(torch.nn.Module):
-    def __init__(self, model: CADDM):
-        super().__init__()
-        self.model = model
+def check_input(input_size: int) -> np.ndarray:
+    """The fixed input every export is checked on: (2, 3, size, size) float32 standard normal, seed 0."""
+    return np.random.default_rng(0).standard_normal((2, 3, input_size, input_size), dtype=np.float32)
 
-    def forward(self, x):
-        out = self.model(x)
-        return tuple(out[k] for k in _OUTPUTS)
+
+def export_name(info: CheckpointInfo | None) -> str | None:
+    """The cached export's file name for a checkpoint (None for a model built in memory: not cached)."""
+    sha = getattr(info, "sha256", "") if info is not None else ""
+    return f"{sha}-torch{torch_tag()}-v{EXPORT_VERSION}.onnx" if sha else None
 
 
 def export_onnx(model: CADDM) -> bytes:
     """The CADDM model (eval mode, on the CPU) as ONNX bytes with a dynamic batch axis."""
+    import torch
+
+    from core.model.onnx import export_module
+
+    class _Outputs(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            out = self.model(x)
+            return tuple(out[k] for k in OUTPUTS)
+
     size = model.config.input_size
-    return export_module(_Outputs(model), torch.zeros(2, 3, size, size), list(_OUTPUTS))
-
-
-def _cached_export(model: CADDM, cache_root: Path | None) -> bytes:
-    info = getattr(model, "info", None)
-    sha = getattr(info, "sha256", "") if info is not None else ""
-    if not sha:
-        return export_onnx(model)
-    return cached_onnx(f"{sha}-torch{torch_tag()}-v{EXPORT_VERSION}.onnx", lambda: export_onnx(model), cache_root)
+    return export_module(_Outputs(model), torch.zeros(2, 3, size, size), list(OUTPUTS))
 
 
 class OrtModel:
-    """See the module docstring: thread-safe, single-threaded per call."""
+    """See the module docstring: thread-safe, single-threaded per call. `OrtModel.from_model(model)` exports (or
+    loads the cached export of) a torch model; `OrtModel.open(info, input_size)` loads a cached export alone."""
 
-    def __init__(self, model: CADDM, cache_root: str | os.PathLike | None = None):
+    def __init__(self, session):
+        self._session = session
+
+    @classmethod
+    def from_model(cls, model: CADDM, cache_root: str | os.PathLike | None = None) -> "OrtModel":
+        import torch
+
         model = model.to("cpu").eval()
-        self._session = single_thread_session(_cached_export(model, None if cache_root is None else Path(cache_root)))
-        self._check(model)
 
-    def _check(self, model: CADDM) -> None:
-        size = model.config.input_size
-        x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, size, size), dtype=np.float32))
-        with torch.inference_mode():
-            want = model(x)["logits"].numpy()
-        got = self._session.run(["logits"], {"x": x.numpy()})[0]
-        gap = float(np.abs(got - want).max())
-        if not gap <= PARITY_TOL:
-            raise RuntimeError(f"the ONNX export of this model differs from torch by {gap:.2e} in the logits")
+        def reference(x):
+            with torch.inference_mode():
+                return model(torch.from_numpy(x))["logits"].numpy()
 
-    def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-        return {k: torch.from_numpy(a) for k, a in zip(_OUTPUTS, self._session.run(list(_OUTPUTS), {"x": arr}))}
+        root = None if cache_root is None else Path(cache_root)
+        return cls(checked_session(export_name(getattr(model, "info", None)), lambda: export_onnx(model), reference,
+                                   check_input(model.config.input_size), PARITY_TOL, "this model", "torch", root))
+
+    @classmethod
+    def open(cls, info: CheckpointInfo, input_size: int,
+             cache_root: str | os.PathLike | None = None) -> "OrtModel | None":
+        """The cached, checked export of the checkpoint `info` names, or None when there is none (or its check
+        fails): then `from_model` exports it. Imports neither torch nor the network."""
+        name = export_name(info)
+        root = None if cache_root is None else Path(cache_root)
+        if name is None or not cache_path(name, root).is_file():
+            return None
+
+        def missing():
+            raise LookupError("no valid cached export")
+
+        try:
+            return cls(checked_session(name, missing, None, check_input(input_size), PARITY_TOL, "this model", "torch",
+                                       root))
+        except LookupError:
+            return None
+
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        arr = np.ascontiguousarray(x, dtype=np.float32)
+        return dict(zip(OUTPUTS, self._session.run(list(OUTPUTS), {"x": arr})))

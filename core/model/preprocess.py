@@ -2,14 +2,15 @@
 
 Callers always hand over BGR uint8 crops (B, H, W, 3) (OpenCV's order). Each model's `InputConvention` says what its
 backbone expects: the authors' CADDM models take raw BGR values 0..255 as float (no normalisation); the
-ImageNet-pretrained lite backbones take RGB scaled (x - 127.5) / 127.5.
+ImageNet-pretrained lite backbones take RGB scaled (x - 127.5) / 127.5. `model_input` is the numpy conversion (ONNX
+Runtime and torch on the CPU); `to_model_input` gives a torch tensor, converting on the device for a GPU. torch is
+imported only by `to_model_input`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,34 @@ RAW_BGR = InputConvention("bgr", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 RGB_SYMMETRIC = InputConvention("rgb", (127.5, 127.5, 127.5), (127.5, 127.5, 127.5))
 
 
-def to_model_input(crops_bgr, convention: InputConvention, device=None) -> torch.Tensor:
-    """BGR uint8 crops (B, H, W, 3) (numpy or torch) -> float32 tensor (B, 3, H, W) in `convention`, on `device`.
+def _normalises(convention: InputConvention) -> bool:
+    return any(convention.mean) or any(v != 1.0 for v in convention.std)
 
-    The uint8 -> float conversion and normalisation run on `device` (cheaper to move uint8 to a GPU).
-    """
+
+def model_input(crops_bgr: np.ndarray, convention: InputConvention) -> np.ndarray:
+    """BGR uint8 crops (B, H, W, 3) or one (H, W, 3) -> float32 array (B, 3, H, W) in `convention`, contiguous."""
+    x = np.asarray(crops_bgr)
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"expected crops of shape (B, H, W, 3), got {tuple(x.shape)}")
+    if convention.color == "rgb":
+        x = x[..., ::-1]
+    x = np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)
+    if _normalises(convention):
+        x -= np.asarray(convention.mean, np.float32).reshape(1, 3, 1, 1)
+        x /= np.asarray(convention.std, np.float32).reshape(1, 3, 1, 1)
+    return x
+
+
+def to_model_input(crops_bgr, convention: InputConvention, device=None):
+    """BGR uint8 crops (B, H, W, 3) (numpy or torch) -> float32 torch tensor (B, 3, H, W) in `convention`, on
+    `device`. On the CPU this is `model_input`; on a GPU the uint8 -> float conversion and normalisation run there
+    (cheaper to move uint8), with the same arithmetic."""
+    import torch
+
+    if isinstance(crops_bgr, np.ndarray) and (device is None or torch.device(device).type == "cpu"):
+        return torch.from_numpy(model_input(crops_bgr, convention))
     if isinstance(crops_bgr, np.ndarray):
         if crops_bgr.ndim == 3:
             crops_bgr = crops_bgr[None]
@@ -52,7 +76,7 @@ def to_model_input(crops_bgr, convention: InputConvention, device=None) -> torch
     t = t.to(device=device).permute(0, 3, 1, 2).float()
     if convention.color == "rgb":
         t = t.flip(1)
-    if any(convention.mean) or any(s != 1.0 for s in convention.std):
+    if _normalises(convention):
         mean = torch.tensor(convention.mean, device=t.device).view(1, 3, 1, 1)
         std = torch.tensor(convention.std, device=t.device).view(1, 3, 1, 1)
         t = (t - mean) / std

@@ -16,7 +16,7 @@ from core.media.evidence import media_summary
 from core.common.formatting import DASH, fmt_score, fmt_share, fmt_size, fmt_time
 from core.reports.figures import faces_region, render_view
 from core.analysis.frame_results import FrameResult
-from core.analysis.results import AnalysisResult, top_frames, utc_now
+from core.analysis.results import LATENCIES, AnalysisResult, top_frames, utc_now
 
 FrameSource = Callable[[int], Optional[np.ndarray]]
 
@@ -292,9 +292,9 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
                                                   + ([f"note: {rv.track_notes[t]}"] if t in rv.track_notes else [])))
                          for t in sorted(rv.track_flags | set(rv.track_notes))]
     identity_text, reference_table, identity_table, identities_table = _identity(result, frame_source)
-    timing_rows = [(k, f"{v_:.2f} s") for k, v_ in result.timings.items()]
-    if timing_rows:
-        timing_rows.append(("total", f"{sum(result.timings.values()):.2f} s"))
+    timing_rows = [(LATENCIES.get(k, k), f"{v_:.2f} s") for k, v_ in result.timings.items()]
+    if timing_rows and "total" not in result.timings:  # results from before the engine recorded its total
+        timing_rows.append(("total", f"{sum(v_ for k, v_ in result.timings.items() if k not in LATENCIES):.2f} s"))
     generated = utc_now()
     about_rows = [("Software", f"{result.software.get('name', '')} {result.software.get('version', '')}"),
                   ("Analysis run (UTC)", result.created_utc), ("Report generated (UTC)", generated),
@@ -323,7 +323,8 @@ def build_content(result: AnalysisResult, frame_source: FrameSource | None = Non
         else:
             e = entries[idx] = FrameEntry(fr, reasons=[why], flagged=flagged, note=note, threshold=s.threshold)
             reviewed.append(e)
-    for idx, e in entries.items():
+    for idx in sorted(entries):  # in frame order: the reader runs forward instead of seeking back for each
+        e = entries[idx]
         if frame_source is None:
             e.problem = "frame image not supplied"
             continue

@@ -34,7 +34,7 @@ class Screener:
         self.pipeline = FacePipeline(options.detector)  # reused: dlib's models load once, not per video
         self.options = options
         self.model_sha256 = model_sha256(self.predictor)
-        self.model_name = self.predictor.model.info.name
+        self.model_name = self.predictor.info.name
         self.host = socket.gethostname()
         self.load_s = time.perf_counter() - t0
         self.crash = crash

@@ -256,8 +256,8 @@ class CADDMDataset(Dataset):
         return s
 
     def encode(self, boxes_xyxy_px: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        gt = torch.from_numpy(np.asarray(boxes_xyxy_px, np.float32).reshape(-1, 4) / CROP)
-        return match(gt, self.anchors)
+        loc_t, conf_t = match(np.asarray(boxes_xyxy_px, np.float32).reshape(-1, 4) / CROP, self.anchors)
+        return torch.from_numpy(loc_t), torch.from_numpy(conf_t)
 
     def __getitem__(self, item: int) -> dict:
         s = self.sample(item)
