@@ -247,8 +247,8 @@ class Commands(QObject):
 
         def run(progress, cancel, model_ready):
             predictor = self._get_predictor(model_arg, device)
-            device = describe_device(predictor.device, predictor.lanes)
-            model_ready(predictor.info.name, f"{device}, {predictor.runtime}")
+            where = describe_device(predictor.device, predictor.lanes)
+            model_ready(predictor.info.name, f"{where}, {predictor.runtime}")
             return analyze_cached(path, predictor, options, cache, progress=progress, cancel=cancel, info=info)
 
         w = AnalysisWorker(run)

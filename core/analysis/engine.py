@@ -67,9 +67,12 @@ class AnalysisOptions:
         if int(self.identity_every) < 1:
             raise ValueError(f"identity_every must be at least 1, not {self.identity_every}")
 
-    def settings(self, device_used: str = "any", runtime: str = "") -> AnalysisSettings:
-        """The settings a result of these options records (`device_used`, `runtime`: what ran it)."""
+    def settings(self, device_used: str = "any", runtime: str = "", precision: str = "fp32") -> AnalysisSettings:
+        """The settings a result of these options records (`device_used`, `runtime`: what ran it; `precision`:
+        "int8" for a quantized model, which changes scores, so it is recorded with what decides them)."""
         extra = {"boxes": self.boxes.to_dict(), "landmarks": self.landmarks}
+        if precision != "fp32":
+            extra["precision"] = precision
         if self.identity:
             extra["identity"] = {"descriptor_model": DESCRIPTOR_MODEL, "every": int(self.identity_every)}
         return AnalysisSettings(frame_selection=self.frames, threshold=self.threshold, device=device_used,
@@ -268,7 +271,7 @@ def _analyze(path, predictor: Predictor, options: AnalysisOptions, progress, can
         schema=SCHEMA, software={"name": "caddm-inspector", "version": __version__},
         created_utc=utc_now(),
         video=info, model=model_info(predictor),
-        settings=options.settings(predictor.device, runtime),
+        settings=options.settings(predictor.device, runtime, predictor.precision),
         frames=frames, tracks=track_summaries(frames, options.threshold),
         summary=summarize(frames, options.threshold), timings=timings, complete=complete, case=None,
         review=Review())

@@ -30,7 +30,13 @@ def load_predictor(model: str | os.PathLike | None, device: str = "auto", batch_
     `core.model.inference.RUNTIME_CHOICES`). Raises CheckpointError (no model, unreadable checkpoint) or ValueError
     (device not available, runtime unknown or unusable)."""
     path = resolve_model(None if model is None else os.fspath(model))
-    return Predictor.for_checkpoint(path, device=device, batch_size=batch_size, runtime=runtime)
+    calibration = None
+    if runtime == "onnx-int8":
+        from core.analysis.calibration import calibration as shipped
+
+        calibration = shipped()
+    return Predictor.for_checkpoint(path, device=device, batch_size=batch_size, runtime=runtime,
+                                    calibration=calibration)
 
 
 def model_sha256(predictor: Predictor) -> str:
@@ -52,8 +58,8 @@ def lookup_cached(path: str | os.PathLike, model: str | os.PathLike | None, opti
 
 
 def _cached(cache: ResultCache, info: VideoInfo, model_sha: str, options: AnalysisOptions,
-            video_path) -> AnalysisResult | None:
-    result = cache.get(ResultCache.key(info.sha256, model_sha, options.settings()))
+            video_path, precision: str = "fp32") -> AnalysisResult | None:
+    result = cache.get(ResultCache.key(info.sha256, model_sha, options.settings(precision=precision)))
     if result is None:
         return None
     result.video.path = os.path.abspath(os.fspath(video_path))
@@ -72,7 +78,7 @@ def analyze_cached(path: str | os.PathLike, predictor: Predictor, options: Analy
     info = info or probe_video(path)
     result = None
     if cache is not None:
-        result = _cached(cache, info, model_sha256(predictor), options, path)
+        result = _cached(cache, info, model_sha256(predictor), options, path, predictor.precision)
     cached = result is not None
     if not cached:
         result = analyze_video(path, predictor, options, progress=progress, cancel=cancel, info=info,

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 DEVICE_LABELS = {"auto": "Auto (GPU when present)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
 #: "auto": ONNX Runtime on the CPU when it is installed (1.6-1.8x faster there, the same outputs within 1e-6:
-#: core/model/ort_runtime.py), torch everywhere else.
-RUNTIME_CHOICES = ("auto", "torch", "onnxruntime")
+#: core/model/ort_runtime.py), torch everywhere else. "onnx-int8": ONNX Runtime on the CPU with the model quantized
+#: to int8 (core/model/int8.py: faster, scores within the figures bench/int8_gate.py measures).
+RUNTIME_CHOICES = ("auto", "torch", "onnxruntime", "onnx-int8")
 
 
 def is_device_name(name: str) -> bool:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from core.model.caddm import CADDM
     from core.model.checkpoints import CheckpointInfo
     from core.model.config import ModelConfig
+    from core.model.int8 import Calibration
 
 
 @dataclass
@@ -51,7 +52,8 @@ class Predictor:
     """
 
     def __init__(self, model: CADDM | None, device="auto", batch_size: int = 16, boxes: BoxSettings = BoxSettings(),
-                 channels_last: bool = True, runtime: str = "auto", *, _ort=None, _info=None, _config=None):
+                 channels_last: bool = True, runtime: str = "auto", *, calibration: Calibration | None = None,
+                 _ort=None, _info=None, _config=None):
         if runtime not in RUNTIME_CHOICES:
             raise ValueError(f"runtime: choose from {', '.join(RUNTIME_CHOICES)}, not {runtime!r}")
         self.device = device_name(device)
@@ -73,9 +75,11 @@ class Predictor:
             if channels_last:
                 self.model = self.model.to(memory_format=torch.channels_last)
             self.info, self.config = getattr(model, "info", None), model.config
-            self._ort = self._onnx_runtime(runtime)
+            self._ort = self._onnx_runtime(runtime, calibration)
+        #: "fp32", or "int8" with runtime "onnx-int8": what the scores were computed in (results record it)
+        self.precision = self._ort.precision if self._ort is not None else "fp32"
         if self._ort is not None:
-            self.runtime = onnx.version()
+            self.runtime = onnx.version() + (" int8" if self.precision == "int8" else "")
         else:
             import torch
 
@@ -83,9 +87,11 @@ class Predictor:
 
     @classmethod
     def for_checkpoint(cls, path: str | os.PathLike, device="auto", batch_size: int = 16,
-                       boxes: BoxSettings = BoxSettings(), runtime: str = "auto") -> "Predictor":
-        """The predictor of the checkpoint at `path` (see the class docstring). CheckpointError for a bad file,
-        ValueError for an absent device or an unusable runtime."""
+                       boxes: BoxSettings = BoxSettings(), runtime: str = "auto",
+                       calibration: Calibration | None = None) -> "Predictor":
+        """The predictor of the checkpoint at `path` (see the class docstring; `calibration`: the crops an int8
+        model is made with, for runtime "onnx-int8"). CheckpointError for a bad file, ValueError for an absent
+        device or an unusable runtime."""
         from core.model.checkpoints import OURS, load_model, read_checkpoint_header
 
         if runtime not in RUNTIME_CHOICES:
@@ -96,27 +102,35 @@ class Predictor:
             if info.format == OURS:
                 from core.model.ort_runtime import OrtModel
 
-                ort = OrtModel.open(info, config.input_size)
+                precision = "int8" if runtime == "onnx-int8" else "fp32"
+                ort = None if precision == "int8" and calibration is None else \
+                    OrtModel.open(info, config.input_size, precision=precision, calibration=calibration)
                 if ort is not None:
                     return cls(None, name, batch_size, boxes, runtime=runtime, _ort=ort, _info=info, _config=config)
-        return cls(load_model(path, device=name), name, batch_size, boxes, runtime=runtime)
+        return cls(load_model(path, device=name), name, batch_size, boxes, runtime=runtime, calibration=calibration)
 
     @property
     def convention(self):
         """The model's `InputConvention` (colour order, mean, std)."""
         return self.config.convention
 
-    def _onnx_runtime(self, runtime: str):
+    def _onnx_runtime(self, runtime: str, calibration: Calibration | None):
         """An OrtModel when `runtime` asks for ONNX Runtime ("auto": on the CPU, when installed and the export
-        checks out; "onnxruntime": or a ValueError saying why not), else None."""
+        checks out; "onnxruntime" and "onnx-int8": or a ValueError saying why not), else None."""
         on_cpu = self.device == "cpu"
         if runtime == "torch" or (runtime == "auto" and not on_cpu):
             return None
         from core.model import ort_runtime
 
+        int8 = runtime == "onnx-int8"
+        why = None if on_cpu else f"it runs on the CPU here, not {self.device}"
+        if int8 and calibration is None:
+            why = why or "an int8 model needs calibration crops (core.analysis.calibration)"
         return onnx.open_or_fallback(
-            lambda: ort_runtime.OrtModel.from_model(self.model), runtime == "onnxruntime", "run this model",
-            "torch runs the model", why=None if on_cpu else f"it runs on the CPU here, not {self.device}")
+            lambda: ort_runtime.OrtModel.from_model(self.model, precision="int8" if int8 else "fp32",
+                                                    calibration=calibration),
+            runtime in ("onnxruntime", "onnx-int8"), "run this model" + (" in int8" if int8 else ""),
+            "torch runs the model", why=why)
 
     def raw(self, crops_bgr: np.ndarray) -> dict[str, np.ndarray]:
         """Model outputs for one batch (B <= any size) as float32 numpy arrays: logits (B, 2), prob (B,),

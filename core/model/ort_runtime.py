@@ -31,6 +31,7 @@ from core.model.onnx import cache_path, checked_session, torch_tag
 if TYPE_CHECKING:
     from core.model.caddm import CADDM
     from core.model.checkpoints import CheckpointInfo
+    from core.model.int8 import Calibration
 
 #: The most the logits of a session may differ from torch's on the check input.
 PARITY_TOL = 1e-3
@@ -44,10 +45,22 @@ def check_input(input_size: int) -> np.ndarray:
     return np.random.default_rng(0).standard_normal((2, 3, input_size, input_size), dtype=np.float32)
 
 
-def export_name(info: CheckpointInfo | None) -> str | None:
-    """The cached export's file name for a checkpoint (None for a model built in memory: not cached)."""
+#: What an export computes in: "fp32" (torch's numbers) or "int8" (`core.model.int8`).
+PRECISIONS = ("fp32", "int8")
+
+
+def export_name(info: CheckpointInfo | None, precision: str = "fp32", calibration: Calibration | None = None
+                ) -> str | None:
+    """The cached export's file name for a checkpoint (None for a model built in memory: not cached); an int8
+    export's name also says its quantization recipe and calibration set."""
     sha = getattr(info, "sha256", "") if info is not None else ""
-    return f"{sha}-torch{torch_tag()}-v{EXPORT_VERSION}.onnx" if sha else None
+    if not sha:
+        return None
+    if precision == "int8":
+        from core.model.int8 import QUANT_VERSION
+
+        return f"{sha}-torch{torch_tag()}-v{EXPORT_VERSION}-int8-q{QUANT_VERSION}-c{calibration.version}.onnx"
+    return f"{sha}-torch{torch_tag()}-v{EXPORT_VERSION}.onnx"
 
 
 def export_onnx(model: CADDM) -> bytes:
@@ -73,29 +86,44 @@ class OrtModel:
     """See the module docstring: thread-safe, single-threaded per call. `OrtModel.from_model(model)` exports (or
     loads the cached export of) a torch model; `OrtModel.open(info, input_size)` loads a cached export alone."""
 
-    def __init__(self, session):
+    def __init__(self, session, precision: str = "fp32"):
         self._session = session
+        self.precision = precision
 
     @classmethod
-    def from_model(cls, model: CADDM, cache_root: str | os.PathLike | None = None) -> "OrtModel":
+    def from_model(cls, model: CADDM, cache_root: str | os.PathLike | None = None, precision: str = "fp32",
+                   calibration: Calibration | None = None) -> "OrtModel":
+        """The export of `model` (made, checked and cached, or loaded from the cache). int8 needs `calibration`;
+        its session is checked against itself (the quantized numbers are meant to differ from torch's)."""
         import torch
 
         model = model.to("cpu").eval()
+        root = None if cache_root is None else Path(cache_root)
+        name = export_name(getattr(model, "info", None), precision, calibration)
+        x = check_input(model.config.input_size)
+        if precision == "int8":
+            from core.model.int8 import quantize
+            from core.model.preprocess import model_input
+
+            if calibration is None:
+                raise ValueError("an int8 export needs calibration crops")
+            make = lambda: quantize(export_onnx(model), model_input(calibration.crops(), model.convention))  # noqa
+            return cls(checked_session(name, make, None, x, PARITY_TOL, "this model in int8", "itself", root),
+                       precision)
 
         def reference(x):
             with torch.inference_mode():
                 return model(torch.from_numpy(x))["logits"].numpy()
 
-        root = None if cache_root is None else Path(cache_root)
-        return cls(checked_session(export_name(getattr(model, "info", None)), lambda: export_onnx(model), reference,
-                                   check_input(model.config.input_size), PARITY_TOL, "this model", "torch", root))
+        return cls(checked_session(name, lambda: export_onnx(model), reference, x, PARITY_TOL, "this model", "torch",
+                                   root))
 
     @classmethod
-    def open(cls, info: CheckpointInfo, input_size: int,
-             cache_root: str | os.PathLike | None = None) -> "OrtModel | None":
+    def open(cls, info: CheckpointInfo, input_size: int, cache_root: str | os.PathLike | None = None,
+             precision: str = "fp32", calibration: Calibration | None = None) -> "OrtModel | None":
         """The cached, checked export of the checkpoint `info` names, or None when there is none (or its check
         fails): then `from_model` exports it. Imports neither torch nor the network."""
-        name = export_name(info)
+        name = export_name(info, precision, calibration)
         root = None if cache_root is None else Path(cache_root)
         if name is None or not cache_path(name, root).is_file():
             return None
@@ -104,8 +132,8 @@ class OrtModel:
             raise LookupError("no valid cached export")
 
         try:
-            return cls(checked_session(name, missing, None, check_input(input_size), PARITY_TOL, "this model", "torch",
-                                       root))
+            return cls(checked_session(name, missing, None, check_input(input_size), PARITY_TOL, "this model",
+                                       "torch", root), precision)
         except LookupError:
             return None
 

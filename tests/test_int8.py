@@ -1,0 +1,75 @@
+"""The int8 runtime (`--runtime onnx-int8`): a quantized export made once per checkpoint from calibration crops,
+cached and loaded without torch, recorded as what scored the result (and kept apart in the result cache)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from core.model import int8  # noqa: E402
+from core.model.inference import Predictor  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    crops = np.random.default_rng(5).integers(0, 256, (12, 224, 224, 3), dtype=np.uint8)
+    return int8.Calibration("test", lambda: crops)
+
+
+def test_int8_is_made_once_cached_and_recorded(tiny_model_path, calibration, tmp_path, monkeypatch):
+    monkeypatch.setenv("CADDM_CACHE_DIR", str(tmp_path))
+    calls = []
+    real = int8.quantize
+    monkeypatch.setattr(int8, "quantize", lambda *a: calls.append(1) or real(*a))
+    crops = np.random.default_rng(6).integers(0, 256, (6, 224, 224, 3), dtype=np.uint8)
+    p = Predictor.for_checkpoint(tiny_model_path, device="cpu", runtime="onnx-int8", calibration=calibration)
+    assert p.precision == "int8" and p.runtime.endswith(" int8") and calls == [1]
+    names = sorted(f.name for f in (tmp_path / "onnx").glob("*.onnx"))
+    assert any(n.endswith(f"-int8-q{int8.QUANT_VERSION}-ctest.onnx") for n in names)
+    again = Predictor.for_checkpoint(tiny_model_path, device="cpu", runtime="onnx-int8", calibration=calibration)
+    assert calls == [1] and again.model is None                       # the cached int8 export, no torch model
+    a, b = ([x.prob for x in q.predict(crops)] for q in (p, again))
+    assert a == pytest.approx(b, abs=1e-6)
+    fp32 = Predictor.for_checkpoint(tiny_model_path, device="cpu")
+    assert fp32.precision == "fp32" and not fp32.runtime.endswith("int8")
+    other = int8.Calibration("other", calibration.crops)             # another calibration set: another model
+    Predictor.for_checkpoint(tiny_model_path, device="cpu", runtime="onnx-int8", calibration=other)
+    assert calls == [1, 1]
+
+
+def test_int8_needs_the_cpu_and_calibration(tiny_model_path):
+    from core.model.checkpoints import load_model
+
+    with pytest.raises(ValueError, match="ONNX Runtime cannot run this model in int8: an int8 model needs "
+                                         "calibration"):
+        Predictor(load_model(tiny_model_path), device="cpu", runtime="onnx-int8")
+
+
+def test_an_int8_result_records_its_precision_and_is_cached_apart(face_clip, tiny_model_path, calibration,
+                                                                   tmp_path):
+    from core.analysis.cache import ResultCache
+    from core.analysis.engine import AnalysisOptions
+    from core.analysis.runner import analyze_cached
+    from core.media.frames import FrameSelection
+
+    cache = ResultCache(tmp_path / "results")
+    options = AnalysisOptions(frames=FrameSelection("count", 3), identity=False)
+    fp32 = Predictor.for_checkpoint(tiny_model_path, device="cpu")
+    q = Predictor.for_checkpoint(tiny_model_path, device="cpu", runtime="onnx-int8", calibration=calibration)
+    a, cached_a = analyze_cached(face_clip, fp32, options, cache)
+    b, cached_b = analyze_cached(face_clip, q, options, cache)
+    assert not cached_a and not cached_b                               # int8 never reads the fp32 result
+    assert b.settings.extra["precision"] == "int8" and "precision" not in a.settings.extra
+    assert b.settings.runtime.startswith(q.runtime)
+    assert analyze_cached(face_clip, q, options, cache)[1] and analyze_cached(face_clip, fp32, options, cache)[1]
+
+
+def test_the_shipped_calibration_set_gives_real_faces_from_every_source():
+    from core.analysis.calibration import CALIBRATION_VERSION, calibration, calibration_crops
+
+    crops = calibration_crops()
+    assert crops.dtype == np.uint8 and crops.shape[1:] == (224, 224, 3) and len(crops) >= 60
+    half = len(crops) // 2
+    assert np.array_equal(crops[half:], crops[:half, :, ::-1])          # each crop also mirrored
+    assert calibration().version == CALIBRATION_VERSION and calibration().crops() is crops
