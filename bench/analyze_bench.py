@@ -44,7 +44,8 @@ from core.faces.landmarks import LandmarkPredictor  # noqa: E402
 from core.faces.pipeline import DetectorSettings  # noqa: E402
 from core.media.frames import FrameSelection  # noqa: E402
 from core.model.inference import Predictor  # noqa: E402
-from core.model.caddm import CADDM, ModelConfig  # noqa: E402
+from core.model.caddm import CADDM  # noqa: E402
+from core.model.config import ModelConfig  # noqa: E402
 from core.media.video import VideoReader, probe_video  # noqa: E402
 
 SHARED = Path(os.environ.get("CADDM_SHARED", ROOT.parent / "shared"))

@@ -35,7 +35,7 @@ def _crops(index_dir: Path):
     from core.train.dataset import aligned_crop, load_index
 
     index = load_index(index_dir)
-    records = [r for r in index.split("val")]
+    records = index.split("val")
     crops = np.stack([aligned_crop(index.root, r, AlignParams())[0] for r in records])
     return records, crops
 

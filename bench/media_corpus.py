@@ -30,7 +30,8 @@ def _model_path(folder: Path) -> Path:
     import torch
 
     from core.model.checkpoints import save_model
-    from core.model.caddm import CADDM, ModelConfig
+    from core.model.caddm import CADDM
+    from core.model.config import ModelConfig
 
     torch.manual_seed(0)
     tiny = folder / "tiny.safetensors"

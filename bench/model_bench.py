@@ -22,7 +22,9 @@ from core.common.threads import configure_threads  # noqa: E402
 configure_threads()  # first: passive OpenMP waiting, before torch loads
 import torch  # noqa: E402
 
-from core.model.caddm import CADDM, ModelConfig  # noqa: E402
+from core.model.caddm import CADDM  # noqa: E402
+
+from core.model.config import ModelConfig  # noqa: E402
 
 ALL = ["resnet34", "efficientnet-b3", "efficientnet-b4", "efficientnet-lite0", "efficientnet-lite2"]
 

@@ -27,7 +27,8 @@ import torch  # noqa: E402
 from core.model.anchors import make_anchors  # noqa: E402
 from core.model.boxes import match  # noqa: E402
 from core.train.loss import caddm_loss  # noqa: E402
-from core.model.caddm import CADDM, ModelConfig  # noqa: E402
+from core.model.caddm import CADDM  # noqa: E402
+from core.model.config import ModelConfig  # noqa: E402
 from core.model.preprocess import to_model_input  # noqa: E402
 
 

@@ -74,7 +74,8 @@ def tiny_model_path(tmp_path_factory) -> Path:
     import torch
 
     from core.model.checkpoints import save_model
-    from core.model.caddm import CADDM, ModelConfig
+    from core.model.caddm import CADDM
+    from core.model.config import ModelConfig
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"

@@ -8,7 +8,8 @@ from core.common import hashing
 from core.model.checkpoints import load_model, read_checkpoint_info, save_model
 from core.common.hashing import sha256_file
 from core.common.errors import CheckpointError
-from core.model.caddm import CADDM, ModelConfig
+from core.model.caddm import CADDM
+from core.model.config import ModelConfig
 
 SMALL = ModelConfig("timm:resnet18", adm_width=32)
 

@@ -4,7 +4,8 @@ import torch
 
 from core.model.artifacts import BoxSettings, artifact_boxes
 from core.model.inference import Predictor
-from core.model.caddm import CADDM, ModelConfig
+from core.model.caddm import CADDM
+from core.model.config import ModelConfig
 from core.model.preprocess import RAW_BGR, RGB_SYMMETRIC, to_model_input
 
 SMALL = ModelConfig("timm:resnet18", adm_width=32)

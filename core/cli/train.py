@@ -230,7 +230,8 @@ def _eval(args) -> int:
 def _probe_model(spec: str):
     """(model, name) for a checkpoint path or imagenet:BACKBONE."""
     from core.model.checkpoints import load_model
-    from core.model.caddm import CADDM, ModelConfig
+    from core.model.caddm import CADDM
+    from core.model.config import ModelConfig
 
     if spec.startswith("imagenet:"):
         backbone = spec.split(":", 1)[1]

@@ -16,8 +16,6 @@ from core.model.anchors import INPUT_SIZE
 from core.model.config import ModelConfig
 from core.model.preprocess import InputConvention
 
-__all__ = ["CADDM", "ModelConfig", "INPUT_SIZE"]  # ModelConfig's home: core.model.config
-
 
 class CADDM(nn.Module):
     """CADDM with its ADM. `config` (a resolved ModelConfig) and `metadata` (dict) travel with checkpoints."""

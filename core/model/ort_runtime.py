@@ -45,10 +45,6 @@ def check_input(input_size: int) -> np.ndarray:
     return np.random.default_rng(0).standard_normal((2, 3, input_size, input_size), dtype=np.float32)
 
 
-#: What an export computes in: "fp32" (torch's numbers) or "int8" (`core.model.int8`).
-PRECISIONS = ("fp32", "int8")
-
-
 def export_name(info: CheckpointInfo | None, precision: str = "fp32", calibration: Calibration | None = None
                 ) -> str | None:
     """The cached export's file name for a checkpoint (None for a model built in memory: not cached); an int8

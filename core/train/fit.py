@@ -42,7 +42,8 @@ from core.model.device import resolve_device
 from core.common.errors import CaddmError
 from core.train.loss import caddm_loss
 from core.train.pairs import flatten_pairs
-from core.model.caddm import CADDM, ModelConfig
+from core.model.caddm import CADDM
+from core.model.config import ModelConfig
 from core.model.preprocess import to_model_input
 
 STATE_FORMAT = "caddm-inspector/train-state@1"
