@@ -73,3 +73,28 @@ def test_the_shipped_calibration_set_gives_real_faces_from_every_source():
     half = len(crops) // 2
     assert np.array_equal(crops[half:], crops[:half, :, ::-1])          # each crop also mirrored
     assert calibration().version == CALIBRATION_VERSION and calibration().crops() is crops
+
+
+def test_activations_fold_into_their_convolutions_range():
+    """ReLU and ReLU6 (Clip) after a convolution are quantized with it: the int8 graph keeps no activation behind a
+    convolution, and the output's steps are those of [0, 6], not of the convolution's raw range."""
+    import io
+
+    import onnx
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU6(), torch.nn.Conv2d(8, 4, 1),
+                              torch.nn.ReLU()).eval()
+    for p in net[0].parameters():
+        p.data *= 20                                                   # raw conv range far wider than [0, 6]
+    x = np.random.default_rng(7).standard_normal((16, 3, 16, 16)).astype(np.float32)
+    buf = io.BytesIO()
+    torch.onnx.export(net, torch.from_numpy(x[:1]), buf, input_names=["x"], output_names=["y"], dynamo=False,
+                      dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+    graph = onnx.load_from_string(int8.quantize(buf.getvalue(), x)).graph
+    producer = {o: n.op_type for n in graph.node for o in n.output}
+    assert not [n for n in graph.node if n.op_type in ("Clip", "Relu") and producer.get(n.input[0]) == "Conv"]
+    scales = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
+    first = next(n for n in graph.node if n.op_type == "QuantizeLinear" and producer.get(n.input[0]) == "Conv")
+    assert float(scales[first.input[1]]) <= 6 / 255 + 1e-6             # the ReLU6 range's step
