@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -116,6 +117,7 @@ def test_campaign_resumes_and_keeps_a_learning_curve(prepared, tmp_path, tiny_mo
     assert [int(r["epochs"]) for r in rows] == [1, 2] and [int(r["steps"]) for r in rows] == [2, 4]
     assert {"auc all fakes vs all real videos", "fp_real_videos", "win_sbi_pairs", "calibrated_threshold",
             "beats_baseline"} <= set(rows[0])
+    assert all(0 < float(r["leg_cpu_s"]) <= float(r["leg_wall_s"]) * os.cpu_count() + 1 for r in rows)
     ev = json.loads((work / "evals" / "step_000004.json").read_text())
     assert ev["pairs"]["sbi"]["n"] > 0 and 0 <= ev["pairs"]["sbi"]["win_rate"] <= 1
     assert json.loads((work / "baseline.json").read_text())["path"] == str(tiny_model_path)

@@ -13,7 +13,9 @@ DIR/run) and campaign settings:
 The work folder (outside git; it survives from one day to the next) holds:
 - `run/`: the `fit` run (`last.state.pt` for exact resumption, `last.safetensors`, `metrics.csv`);
 - `curve.csv`: one row per evaluation: steps, samples seen, training wall time, per-group AUC, false positives at
-  the calibrated threshold, paired win rates; `evals/step_NNNNNN.json` the whole evaluation;
+  the calibrated threshold, paired win rates, and the leg's own cost: `leg_wall_s` and `leg_cpu_s` (CPU seconds of
+  the training process and its data workers, training and evaluation; time stopped while something else is timed
+  does not count, so the column's sum is the curve's CPU hours); `evals/step_NNNNNN.json` the whole evaluation;
 - `baseline.json`: the baseline's evaluation (made once);
 - `candidates/step_NNNNNN.safetensors`: each evaluated checkpoint that beats the baseline on the all-methods AUC
   and is no worse on false positives (all held-out real videos, and the non-FF++ real clips, at each model's own
@@ -77,6 +79,12 @@ def load_campaign_config(path: str | os.PathLike) -> CampaignConfig:
     if cfg.eval_every_epochs < 1:
         raise CaddmError(p, "eval_every_epochs must be at least 1")
     return cfg
+
+
+def _cpu_s() -> float:
+    """CPU seconds used so far by this process and its finished children (the data workers of finished epochs)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _read_curve(path: Path) -> list[dict]:
@@ -152,7 +160,7 @@ def run_campaign(config: CampaignConfig, work: str | os.PathLike, hours: float,
         state = run_dir / "last.state.pt"
         done_epochs = int(load_state(state)["epoch"]) if state.exists() else 0
         cfg = dataclasses.replace(train, epochs=done_epochs + config.eval_every_epochs)
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), _cpu_s()
         r = fit(cfg, resume=state if state.exists() else None, log=log, command=command)
         legs += 1
         last = r.history[-1] if r.history else {}
@@ -168,7 +176,8 @@ def run_campaign(config: CampaignConfig, work: str | os.PathLike, hours: float,
                "train_time_s": last.get("time_s"), "loss": last.get("loss"), "acc": last.get("acc"),
                "samples_per_s": last.get("samples_per_s"), "data_s_per_step": last.get("data_s_per_step"),
                "compute_s_per_step": last.get("compute_s_per_step"), **summary_row(ev),
-               "beats_baseline": int(better), "leg_wall_s": round(time.monotonic() - t0, 1)}
+               "beats_baseline": int(better), "leg_wall_s": round(time.monotonic() - t0, 1),
+               "leg_cpu_s": round(_cpu_s() - cpu0, 1)}
         rows.append(row)
         _write_curve(curve_path, rows)
         from core.train.heldout import ALL_GROUP
