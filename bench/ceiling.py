@@ -5,8 +5,8 @@
 Printed, for one core (each of the analysis's model lanes is one single-threaded ONNX Runtime session):
 - the machine's measured peak: the best of fp32 GEMMs (n^3 ONNX MatMuls, n = 256, 512, 1024: the same MLAS kernels
   the model runs on; larger ones fall out of cache and run slower) and of int8
-  GEMM (the same MatMul quantized as `core.model.int8` quantizes a model: u8 activations x s8 weights, VNNI where
-  the CPU has it), GFLOP/s counting a multiply-add as 2;
+  GEMM (the same MatMul quantized by `core.model.int8.quantize`, as a model is: u8 activations x s8 weights, VNNI
+  where the CPU has it), GFLOP/s counting a multiply-add as 2;
 - per backbone: FLOPs a face (convolutions and matrix products at the model's input size, `torch.utils.flop_counter`,
   multiply-add = 2), ms a face of the fp32 and int8 exports at batch 16 on one thread, and the GFLOP/s and share of
   the peak that makes. Models have seeded random weights: the FLOPs and the speed do not depend on the values.
@@ -53,51 +53,28 @@ def _rate(fn, seconds: float) -> float:
 
 
 def _gemm_onnx(n: int) -> bytes:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((n, n)).astype(np.float32), "w")
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "gemm",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, n])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])], [w])
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, n, n])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, n, n])], [w])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
 def peaks(seconds: float, sizes=(256, 512, 1024)) -> dict[str, float]:
     """Measured GEMM GFLOP/s on one thread, the best over `sizes`: {"fp32": ..., "int8": ...}."""
+    from core.model.int8 import quantize
     from core.model.onnx import single_thread_session
 
     out = {"fp32": 0.0, "int8": 0.0}
     for n in sizes:
-        x = np.random.default_rng(1).standard_normal((n, n)).astype(np.float32)
+        x = np.random.default_rng(1).standard_normal((1, 1, n, n)).astype(np.float32)
         fp32 = _gemm_onnx(n)
-        for name, data in (("fp32", fp32), ("int8", quantize_matmul(fp32, x))):
+        for name, data in (("fp32", fp32), ("int8", quantize(fp32, x))):
             s = single_thread_session(data)
             out[name] = max(out[name], _rate(lambda: s.run(None, {"x": x}), seconds / len(sizes)) * 2 * n ** 3 / 1e9)
     return out
-
-
-def quantize_matmul(fp32: bytes, x: np.ndarray) -> bytes:
-    """The GEMM model quantized with the project's recipe (`core.model.int8`), its input named "x"."""
-    import tempfile
-
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
-    class One(CalibrationDataReader):
-        def __init__(self):
-            self.left = [{"x": x}]
-
-        def get_next(self):
-            return self.left.pop() if self.left else None
-
-    from core.model.int8 import quiet
-
-    with tempfile.TemporaryDirectory() as tmp, quiet():
-        src, dst = Path(tmp) / "a.onnx", Path(tmp) / "b.onnx"
-        src.write_bytes(fp32)
-        quantize_static(str(src), str(dst), One(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
-        return dst.read_bytes()
 
 
 def model_flops(model, input_size: int) -> float:

@@ -59,7 +59,7 @@ def quantize(fp32_onnx: bytes, calibration: np.ndarray) -> bytes:
             start = next(self._it, None)
             return None if start is None else {"x": calibration[start : start + CALIBRATION_BATCH]}
 
-    with tempfile.TemporaryDirectory(prefix="caddm-int8-") as tmp, quiet():
+    with tempfile.TemporaryDirectory(prefix="caddm-int8-") as tmp, _quiet():
         src, pre, out = (Path(tmp) / n for n in ("fp32.onnx", "pre.onnx", "int8.onnx"))
         src.write_bytes(fp32_onnx)
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
@@ -70,7 +70,7 @@ def quantize(fp32_onnx: bytes, calibration: np.ndarray) -> bytes:
 
 
 @contextlib.contextmanager
-def quiet():
+def _quiet():
     """ONNX Runtime's and the quantizer's notices (unused initializers, pre-processing advice) are not the user's
     business: errors only while quantizing."""
     import onnxruntime as ort
