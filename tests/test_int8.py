@@ -88,13 +88,58 @@ def test_activations_fold_into_their_convolutions_range():
                               torch.nn.ReLU()).eval()
     for p in net[0].parameters():
         p.data *= 20                                                   # raw conv range far wider than [0, 6]
-    x = np.random.default_rng(7).standard_normal((16, 3, 16, 16)).astype(np.float32)
+    x = np.random.default_rng(7).integers(0, 256, (16, 3, 16, 16)).astype(np.float32)
     buf = io.BytesIO()
     torch.onnx.export(net, torch.from_numpy(x[:1]), buf, input_names=["x"], output_names=["y"], dynamo=False,
                       dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
-    graph = onnx.load_from_string(int8.quantize(buf.getvalue(), x)).graph
+    graph = onnx.load_from_string(int8.quantize(buf.getvalue(), x, (1.0, 0))).graph
     producer = {o: n.op_type for n in graph.node for o in n.output}
     assert not [n for n in graph.node if n.op_type in ("Clip", "Relu") and producer.get(n.input[0]) == "Conv"]
     scales = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
     first = next(n for n in graph.node if n.op_type == "QuantizeLinear" and producer.get(n.input[0]) == "Conv")
     assert float(scales[first.input[1]]) <= 6 / 255 + 1e-6             # the ReLU6 range's step
+
+
+def _two_convs() -> bytes:
+    import io
+
+    import torch
+
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 1)).eval()
+    buf = io.BytesIO()
+    torch.onnx.export(net, torch.zeros(1, 3, 16, 16), buf, input_names=["x"], output_names=["y"], dynamo=False,
+                      dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+    return buf.getvalue()
+
+
+def test_the_first_convolution_reads_the_pixels_own_grid_or_stays_fp32():
+    """Raw 0..255 input is quantized losslessly (scale 1, zero point 0, whatever the calibration crops' extremes);
+    an input with no uint8 grid ([-1, 1]: mean 127.5) is not re-rounded: the first convolution stays fp32, the
+    second is int8."""
+    import onnx
+
+    from core.model.preprocess import RAW_BGR, RGB_SYMMETRIC
+
+    rng = np.random.default_rng(8)
+    raw = rng.integers(10, 200, (8, 3, 16, 16)).astype(np.float32)   # never reaches 0 or 255
+    graph = onnx.load_from_string(int8.quantize(_two_convs(), raw, RAW_BGR.uint8_grid())).graph
+    consts = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer}
+    q = next(n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "x")
+    assert float(consts[q.input[1]]) == 1.0 and int(consts[q.input[2]]) == 0
+    assert RGB_SYMMETRIC.uint8_grid() is None
+    graph = onnx.load_from_string(int8.quantize(_two_convs(), (raw - 127.5) / 127.5, None)).graph
+    producer = {o: n for n in graph.node for o in n.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert not [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "x"]
+    assert convs[0].input[0] == "x" and convs[0].input[1] not in producer   # fp32 weights, no DequantizeLinear
+    assert producer[convs[1].input[0]].op_type == "DequantizeLinear"   # the rest is int8
+
+
+def test_uint8_grid_of_input_conventions():
+    from core.model.preprocess import RAW_BGR, RGB_SYMMETRIC, InputConvention
+
+    assert RAW_BGR.uint8_grid() == (1.0, 0)
+    assert InputConvention("rgb", (128.0,) * 3, (2.0,) * 3).uint8_grid() == (0.5, 128)
+    assert RGB_SYMMETRIC.uint8_grid() is None                        # zero point 127.5
+    assert InputConvention("rgb", (123.7, 116.3, 103.5), (58.4, 57.1, 57.4)).uint8_grid() is None

@@ -103,7 +103,8 @@ class OrtModel:
 
             if calibration is None:
                 raise ValueError("an int8 export needs calibration crops")
-            make = lambda: quantize(export_onnx(model), model_input(calibration.crops(), model.convention))  # noqa
+            make = lambda: quantize(export_onnx(model), model_input(calibration.crops(), model.convention),  # noqa
+                                  model.convention.uint8_grid())
             return cls(checked_session(name, make, None, x, PARITY_TOL, "this model in int8", "itself", root),
                        precision)
 

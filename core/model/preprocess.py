@@ -25,6 +25,18 @@ class InputConvention:
         if self.color not in ("bgr", "rgb"):
             raise ValueError(f"colour order must be 'bgr' or 'rgb', not {self.color!r}")
 
+    def uint8_grid(self) -> tuple[float, int] | None:
+        """(scale, zero point) with which every input value is exactly (p - zero point) * scale for a pixel value
+        p in 0..255, the same for all channels: the lossless uint8 quantization of this input (int8 models,
+        `core.model.int8`). None when there is none: channels that differ, or a mean that is no integer (RGB
+        scaled to [-1, 1]: mean 127.5)."""
+        if len(set(self.mean)) != 1 or len(set(self.std)) != 1 or self.std[0] <= 0:
+            return None
+        mean = self.mean[0]
+        if mean != round(mean) or not 0 <= mean <= 255:
+            return None
+        return 1.0 / self.std[0], int(mean)
+
     def to_dict(self) -> dict:
         return {"color": self.color, "mean": list(self.mean), "std": list(self.std)}
 
