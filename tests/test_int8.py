@@ -100,13 +100,18 @@ def test_activations_fold_into_their_convolutions_range():
     assert float(scales[first.input[1]]) <= 6 / 255 + 1e-6             # the ReLU6 range's step
 
 
-def _two_convs() -> bytes:
+def _two_convs(normalise: bool = False) -> bytes:
     import io
 
     import torch
 
+    class Scale(torch.nn.Module):
+        def forward(self, x):
+            return x / 127.5 - 1
+
     torch.manual_seed(1)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 1)).eval()
+    layers = [torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 1)]
+    net = torch.nn.Sequential(*([Scale()] if normalise else []), *layers).eval()
     buf = io.BytesIO()
     torch.onnx.export(net, torch.zeros(1, 3, 16, 16), buf, input_names=["x"], output_names=["y"], dynamo=False,
                       dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
@@ -134,6 +139,10 @@ def test_the_first_convolution_reads_the_pixels_own_grid_or_stays_fp32():
     assert not [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "x"]
     assert convs[0].input[0] == "x" and convs[0].input[1] not in producer   # fp32 weights, no DequantizeLinear
     assert producer[convs[1].input[0]].op_type == "DequantizeLinear"   # the rest is int8
+    graph = onnx.load_from_string(int8.quantize(_two_convs(normalise=True), raw, (1.0, 0))).graph
+    outputs = {o for n in graph.node for o in n.output}
+    first = next(n for n in graph.node if n.op_type == "Conv")          # it reads x / 127.5 - 1, not x: no grid
+    assert first.input[1] not in outputs                                 # fp32 weights
 
 
 def test_uint8_grid_of_input_conventions():

@@ -49,7 +49,8 @@ def quantize(fp32_onnx: bytes, calibration: np.ndarray, input_grid: tuple[float,
     """The int8 (QDQ) version of an fp32 ONNX model whose one input is "x", calibrated on `calibration`
     ((N, 3, H, W) float32, already in the model's input convention). `input_grid` (scale, zero point): the uint8
     grid the input's values lie on (pixel p is (p - zero point) * scale), on which the first convolution's input
-    is then quantized; None: that convolution stays fp32 (module docstring)."""
+    is then quantized when it reads the input as it is; None, or a graph that changes the input before its first
+    convolution (normalises it): that convolution stays fp32 (module docstring)."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -70,9 +71,9 @@ def quantize(fp32_onnx: bytes, calibration: np.ndarray, input_grid: tuple[float,
         src, pre, out = (Path(tmp) / n for n in ("fp32.onnx", "pre.onnx", "int8.onnx"))
         src.write_bytes(fp32_onnx)
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        first = _first_conv(pre)
+        first, reads_input = _first_conv(pre)
         exclude, overrides = [], {}
-        if first is not None and input_grid is None:
+        if first is not None and (input_grid is None or not reads_input):
             exclude = [first.name]
         elif first is not None:
             scale, zero_point = input_grid
@@ -86,16 +87,23 @@ def quantize(fp32_onnx: bytes, calibration: np.ndarray, input_grid: tuple[float,
 
 
 def _first_conv(path: Path):
-    """The convolution nearest the input "x" (graph order is topological), or None for a model without one. Its
-    node gets a name when it has none (the quantizer excludes nodes by name)."""
+    """(the convolution nearest the input "x" (graph order is topological) or None, whether it reads "x" itself or
+    through zero padding alone: only then does its input lie on the input's grid). The node gets a name when it has
+    none (the quantizer excludes nodes by name)."""
     import onnx
 
     model = onnx.load(str(path))
     first = next((n for n in model.graph.node if n.op_type == "Conv"), None)
-    if first is not None and not first.name:
+    if first is None:
+        return None, False
+    if not first.name:
         first.name = "caddm_first_conv"
         onnx.save(model, str(path))
-    return first
+    producer = {o: n for n in model.graph.node for o in n.output}
+    tensor = first.input[0]
+    while tensor in producer and producer[tensor].op_type == "Pad" and len(producer[tensor].input) < 3:
+        tensor = producer[tensor].input[0]                     # constant padding with zeros (no value given)
+    return first, tensor == "x"
 
 
 @contextlib.contextmanager
