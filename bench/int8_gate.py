@@ -9,8 +9,8 @@ verdict at the model's calibrated threshold changes, the same on the bundled sam
 does (32 frames), and ms a face of each runtime over the analysis's lanes. Beside the int8 difference, the fp32
 model's own: |P_fp32(crop shifted 1 pixel) - P_fp32(crop)| and the same with each pixel value moved by -1, 0 or +1
 at random (invisible; about what an int8 model's rounding does to its activations), the floors a frame-level figure
-can be read against. The gate (issue 24): AUC within 0.005,
-frame p99 <= 0.02, no verdict change. Without the index (../campaign absent) only the samples are checked.
+can be read against. The gate (issue 24): AUC within 0.005, frame p99 <= 0.02, no verdict change. Without the index
+(../campaign absent) only the samples are checked.
 """
 from __future__ import annotations
 
@@ -92,8 +92,8 @@ def main() -> None:
               f"{np.quantile(d, 0.99):.4f}, max {d.max():.4f}; video AUC {auc_a:.4f} -> {auc_b:.4f} "
               f"({auc_b - auc_a:+.4f}); verdicts changed: {len(flips)} {flips[:6]}")
         print(f"fp32 against itself, crop shifted 1 pixel: frame |dP| mean {floor.mean():.4f}, p99 "
-              f"{np.quantile(floor, 0.99):.4f}; each pixel value moved by -1, 0 or +1 at random: mean {grain.mean():.4f}, "
-              f"p99 {np.quantile(grain, 0.99):.4f}")
+              f"{np.quantile(floor, 0.99):.4f}; each pixel value moved by -1, 0 or +1 at random: mean "
+              f"{grain.mean():.4f}, p99 {np.quantile(grain, 0.99):.4f}")
         print(f"ms a face over {fp32.lanes} lanes: fp32 {ms_a:.2f}, int8 {ms_b:.2f} ({ms_a / ms_b:.2f}x)")
     else:
         print(f"{args.index}: no prepared index, held-out figures skipped")
