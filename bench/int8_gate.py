@@ -7,10 +7,10 @@ training evaluation) both runtimes score the same crops. Printed: frame |P_int8 
 all-methods video AUC of each (fake videos against real ones, photos excluded) and its change, the videos whose
 verdict at the model's calibrated threshold changes, the same on the bundled samples analysed as `caddm-analyze`
 does (32 frames), and ms a face of each runtime over the analysis's lanes. Beside the int8 difference, the fp32
-model's own: |P_fp32(crop shifted 1 pixel) - P_fp32(crop)| and the same with each pixel value moved by -1, 0 or +1
-at random (invisible; about what an int8 model's rounding does to its activations), the floors a frame-level figure
-can be read against. The gate (issue 24): AUC within 0.005, frame p99 <= 0.02, no verdict change. Without the index
-(../campaign absent) only the samples are checked.
+model's own (`core.train.consistency.score_stability`): |P_fp32(crop shifted 1 pixel) - P_fp32(crop)| and the same
+with each pixel value moved by -1, 0 or +1 at random (invisible; about what an int8 model's rounding does to its
+activations), the floors a frame-level figure can be read against. The gate (issue 24): AUC within 0.005, frame
+p99 <= 0.02, no verdict change. Without the index (../campaign absent) only the samples are checked.
 """
 from __future__ import annotations
 
@@ -65,17 +65,14 @@ def main() -> None:
           f"{int8.runtime} (int8 model ready in {made:.1f} s; made once per checkpoint, then cached)")
     out: dict = {"model": fp32.info.name, "sha256": fp32.info.sha256, "threshold": threshold}
     if Path(args.index, "index.json").is_file():
+        from core.train.consistency import score_stability
         from core.train.evaluation import roc_auc, video_scores
 
         records, crops = _crops(Path(args.index))
         a, ms_a = _scores(fp32, crops)
         b, ms_b = _scores(int8, crops)
         d = np.abs(b - a)
-        shifted, _ = _scores(fp32, np.roll(crops, 1, axis=2))
-        floor = np.abs(shifted - a)
-        noise = np.random.default_rng(0).integers(-1, 2, crops.shape)
-        noisy, _ = _scores(fp32, np.clip(crops.astype(np.int16) + noise, 0, 255).astype(np.uint8))
-        grain = np.abs(noisy - a)
+        floor = score_stability(fp32, crops)  # the fp32 model against itself under invisible changes
         keep = [i for i, r in enumerate(records) if r.dataset != "photos"]
         recs = [records[i] for i in keep]
         vids, labels, va, _ = video_scores(recs, a[keep])
@@ -84,16 +81,15 @@ def main() -> None:
         flips = [f"{v} ({x:.4f} -> {y:.4f})" for v, x, y in zip(vids, va, vb) if (x >= threshold) != (y >= threshold)]
         out["heldout"] = {"frames": len(crops), "videos": len(vids), "frame_abs_diff": {
             "mean": float(d.mean()), "p99": float(np.quantile(d, 0.99)), "max": float(d.max())},
-            "fp32_shift_1px_abs_diff": {"mean": float(floor.mean()), "p99": float(np.quantile(floor, 0.99))},
-            "fp32_noise_1_abs_diff": {"mean": float(grain.mean()), "p99": float(np.quantile(grain, 0.99))},
+            "fp32_shift_1px_abs_diff": floor["shift"], "fp32_noise_1_abs_diff": floor["noise"],
             "auc_fp32": auc_a, "auc_int8": auc_b, "verdict_changes": flips, "ms_per_face": {"fp32": ms_a,
                                                                                          "int8": ms_b}}
         print(f"held-out val: {len(crops)} frames, {len(vids)} videos; frame |dP| mean {d.mean():.4f}, p99 "
               f"{np.quantile(d, 0.99):.4f}, max {d.max():.4f}; video AUC {auc_a:.4f} -> {auc_b:.4f} "
               f"({auc_b - auc_a:+.4f}); verdicts changed: {len(flips)} {flips[:6]}")
-        print(f"fp32 against itself, crop shifted 1 pixel: frame |dP| mean {floor.mean():.4f}, p99 "
-              f"{np.quantile(floor, 0.99):.4f}; each pixel value moved by -1, 0 or +1 at random: mean "
-              f"{grain.mean():.4f}, p99 {np.quantile(grain, 0.99):.4f}")
+        print(f"fp32 against itself, crop shifted 1 pixel: frame |dP| mean {floor['shift']['mean']:.4f}, p99 "
+              f"{floor['shift']['p99']:.4f}; each pixel value moved by -1, 0 or +1 at random: mean "
+              f"{floor['noise']['mean']:.4f}, p99 {floor['noise']['p99']:.4f}")
         print(f"ms a face over {fp32.lanes} lanes: fp32 {ms_a:.2f}, int8 {ms_b:.2f} ({ms_a / ms_b:.2f}x)")
     else:
         print(f"{args.index}: no prepared index, held-out figures skipped")

@@ -116,10 +116,12 @@ def test_campaign_resumes_and_keeps_a_learning_curve(prepared, tmp_path, tiny_mo
         rows = list(csv.DictReader(f))
     assert [int(r["epochs"]) for r in rows] == [1, 2] and [int(r["steps"]) for r in rows] == [2, 4]
     assert {"auc all fakes vs all real videos", "fp_real_videos", "win_sbi_pairs", "calibrated_threshold",
-            "beats_baseline"} <= set(rows[0])
+            "beats_baseline", "noise_dp_p99", "shift_dp_mean"} <= set(rows[0])
     assert all(0 < float(r["leg_cpu_s"]) <= float(r["leg_wall_s"]) * os.cpu_count() + 1 for r in rows)
     ev = json.loads((work / "evals" / "step_000004.json").read_text())
     assert ev["pairs"]["sbi"]["n"] > 0 and 0 <= ev["pairs"]["sbi"]["win_rate"] <= 1
+    st = ev["stability"]
+    assert st["noise"]["n"] > 0 and 0 <= st["shift"]["mean"] <= st["shift"]["p99"] <= 1
     assert json.loads((work / "baseline.json").read_text())["path"] == str(tiny_model_path)
     for r in rows:
         if r["beats_baseline"] == "1":
@@ -150,7 +152,7 @@ def test_ffpp_pairs_match_each_fake_with_the_original_of_its_scene():
 
 
 def test_the_recipe_campaign_configs_load():
-    """Every campaign config of the model recipe (round 3 and its comparisons) parses into a training config."""
+    """Every campaign config of the model recipe (rounds 3 and 4 and the comparisons) parses into a training config."""
     from pathlib import Path
 
     from core.train.campaign import load_campaign_config
@@ -158,8 +160,9 @@ def test_the_recipe_campaign_configs_load():
 
     recipe = Path(__file__).parents[1] / "resources" / "models" / "recipe"
     paths = [*sorted(recipe.glob("campaign_*.yaml")), *sorted((recipe / "compare").glob("*.yaml"))]
-    assert len(paths) == 6
+    assert len(paths) == 7
     train = {p.stem: build_config({**load_campaign_config(p).train, "out": "x"}, p) for p in paths}
     assert list(train["sbi_only"].pair_kinds) == ["sbi"] and train["lite2_imagenet"].backbone == "efficientnet-lite2"
     assert not train["adm_off"].adm and train["campaign_lite0"].adm
     assert train["campaign_sbi_retinaface"].train_index.endswith("idx_retinaface")
+    assert train["campaign_consistency"].consistency > 0 and not train["campaign_sbi_retinaface"].consistency

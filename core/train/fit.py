@@ -85,6 +85,8 @@ class TrainConfig:
     pairs: bool = False  # paired items (core.train.pairs): each real with its self-blend, each fake with its source
     pair_kinds: list = field(default_factory=lambda: ["sbi", "ffpp"])  # with pairs: which pair kinds
     train_only: str = "all"  # all | adm_heads (only the ADM's box heads learn: P(fake) stays exactly as it was)
+    consistency: float = 0.0  # weight of the score-consistency loss (core.train.consistency; 0: off)
+    consistency_kinds: list = field(default_factory=lambda: ["noise", "shift", "jpeg"])  # invisible perturbations
     # optimisation (the authors' values)
     batch_size: int = 128
     epochs: int = 200
@@ -374,6 +376,13 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
     for name in ("p_partial", "augment_low_light", "augment_h264"):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             raise ConfigError(None, f"{name} must be within [0, 1], not {getattr(cfg, name)}")
+    if cfg.consistency < 0:
+        raise ConfigError(None, f"consistency must be >= 0, not {cfg.consistency}")
+    if cfg.consistency:
+        from core.train.consistency import KINDS, logodds_consistency, perturb
+        bad = [k for k in cfg.consistency_kinds if k not in KINDS]
+        if not cfg.consistency_kinds or bad:
+            raise ConfigError(None, f"consistency_kinds must be among {list(KINDS)}, not {cfg.consistency_kinds}")
     from core.train.augment import AugmentConfig
     augment_config = AugmentConfig(p_low_light=cfg.augment_low_light, p_h264=cfg.augment_h264)
     if cfg.pairs:
@@ -440,6 +449,8 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
             g["lr"] = lr
         net.train(cfg.train_only == "all")  # heads only: BatchNorm statistics and dropout stay as at inference
         sums = {"loss": 0.0, "loss_cls": 0.0, "loss_loc": 0.0, "loss_conf": 0.0}
+        if cfg.consistency:
+            sums["loss_cons"] = 0.0
         correct = seen = 0
         data_s = compute_s = 0.0
         t_wait = time.monotonic()
@@ -447,12 +458,23 @@ def fit(cfg: TrainConfig, resume: str | os.PathLike | None = None, log: Callable
             t_got = time.monotonic()
             data_s += t_got - t_wait
             batch = flatten_pairs(batch)
-            x = to_model_input(batch["image"], model.convention, device).contiguous(memory_format=layout)
+            images = batch["image"]
+            n_clean = len(images)
+            if cfg.consistency:  # each image and its invisibly perturbed copy in one forward pass
+                rng = np.random.default_rng([cfg.seed, epoch, step, dist.rank])
+                images = torch.cat([images, perturb(images, rng, tuple(cfg.consistency_kinds))])
+            x = to_model_input(images, model.convention, device).contiguous(memory_format=layout)
             labels = batch["label"].to(device)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
                 outputs = net(x)
+            if cfg.consistency:
+                cons = logodds_consistency(outputs["logits"][:n_clean], outputs["logits"][n_clean:])
+                outputs = {k: v[:n_clean] for k, v in outputs.items()}
             parts = caddm_loss(outputs, labels, batch["loc_t"].to(device), batch["conf_t"].to(device),
                                det_weight, cfg.neg_pos)
+            if cfg.consistency:
+                parts.total = parts.total + cfg.consistency * cons
+                sums["loss_cons"] += float(cons.detach())
             finite = torch.isfinite(parts.total.detach()).float()
             if dist.world > 1:
                 import torch.distributed as td

@@ -13,7 +13,10 @@ frame P(fake) over the prepared frames (32 evenly spaced per video, the paper's 
   it (what a model card stores), and `false_positives` at the threshold used;
 - `pairs`: paired checks that separate the manipulation from the scene: `ffpp` (each VAL fake video against the
   original of its target, the same scene: share of pairs where the fake scores higher) and `sbi` (each held-out real
-  face against its own self-blend, seeded: share where the blend scores higher, and that AUC).
+  face against its own self-blend, seeded: share where the blend scores higher, and that AUC);
+- `stability` (`stability_every` > 0): |P(fake) change| (mean, p99) on every `stability_every`-th held-out frame when
+  each pixel value moves by -1, 0 or +1 (`noise`) and when the crop moves by one pixel (`shift`), seeded
+  (`core.train.consistency.score_stability`): changes no analyst can see, which a frame score should not follow.
 """
 from __future__ import annotations
 
@@ -82,7 +85,7 @@ def sbi_pair_scores(predictor, root, records: list[FrameRecord], seed: int = 0, 
 
 
 def evaluate_heldout(predictor, index: Index, split: str = "val", fpr: float = 0.05, threshold: float | None = None,
-                     batch_size: int = 32, sbi_pairs: bool = True) -> dict:
+                     batch_size: int = 32, sbi_pairs: bool = True, stability_every: int = 4) -> dict:
     """The held-out figures of one model (module docstring); `threshold` None: the calibrated one."""
     records = index.split(split)
     probs = score_records(predictor, index.root, records, batch_size)
@@ -126,7 +129,14 @@ def evaluate_heldout(predictor, index: Index, split: str = "val", fpr: float = 0
         r_s, f_s = sbi_pair_scores(predictor, index.root, reals, batch_size=batch_size)
         out["pairs"]["sbi"] = {"n": len(reals), "win_rate": float(np.mean(f_s > r_s)) if len(reals) else float("nan"),
                                "auc": roc_auc([0] * len(r_s) + [1] * len(f_s), np.r_[r_s, f_s])}
+    if stability_every:
+        from core.train.consistency import score_stability
+        params = AlignParams()
+        chosen = records[::stability_every]
+        crops = np.stack([aligned_crop(index.root, r, params)[0] for r in chosen])
+        out["stability"] = score_stability(predictor, crops)
     return out
+
 
 
 def summary_row(result: dict) -> dict:
@@ -141,4 +151,6 @@ def summary_row(result: dict) -> dict:
                 "win_ffpp_pairs": round(result["pairs"]["ffpp"]["win_rate"], 4)})
     if "sbi" in result["pairs"]:
         row["win_sbi_pairs"] = round(result["pairs"]["sbi"]["win_rate"], 4)
+    for kind, v in result.get("stability", {}).items():
+        row[f"{kind}_dp_mean"], row[f"{kind}_dp_p99"] = round(v["mean"], 4), round(v["p99"], 4)
     return row
