@@ -14,7 +14,8 @@ Printed per model:
   DeeperForensics, and all fakes against all real videos;
 - the threshold at which at most `--fpr` of all held-out real videos score above it (the calibration a model card
   stores), and at that threshold (or at `--threshold`): false-positive rate on real videos (all, and the non-FF++
-  clips alone), on photos (frames), and the share of fakes caught per group.
+  clips alone), on photos (frames), and the share of fakes caught per group;
+- the frame score's stability: its change under +-1 pixel noise and a one-pixel shift (every 4th frame).
 With `--out`, one JSON per model (the figures and every video's score).
 """
 from __future__ import annotations
@@ -70,6 +71,11 @@ def print_table(results: list[dict]) -> None:
     if "sbi" in results[0]["pairs"]:
         print(f"| self-blend above its own real face ({results[0]['pairs']['sbi']['n']} held-out faces) | " + " | ".join(
             f"{r['pairs']['sbi']['win_rate']:.0%} (AUC {r['pairs']['sbi']['auc']:.3f})" for r in results) + " |")
+    if "stability" in results[0]:
+        for kind, label in (("noise", "+-1 pixel values"), ("shift", "crop moved 1 pixel")):
+            n = results[0]["stability"][kind]["n"]
+            print(f"| frame score change, {label} ({n} frames): mean / p99 | " + " | ".join(
+                f"{r['stability'][kind]['mean']:.3f} / {r['stability'][kind]['p99']:.3f}" for r in results) + " |")
 
 
 def main() -> None:
