@@ -196,3 +196,36 @@ def test_detector_fallback_switches_are_applied_and_recorded(capsys, tmp_path, f
         with pytest.raises(SystemExit) as e:
             main([str(face_clip), "--out", str(tmp_path / "f"), *bad])
         assert e.value.code == 2 and "appl" in capsys.readouterr().err
+
+
+def test_reports_are_written_beside_the_next_analysis_in_video_order(capsys, tmp_path, face_clip, tiny_model_path,
+                                                                     cache_dir, monkeypatch):
+    """Each video's reports go to a background thread while the next video is analysed; verdict lines still come
+    in the order of the videos, and a report that fails is one error line that stops nothing else."""
+    import threading
+
+    import core.reports
+    from core.common.errors import OutputError
+
+    clips = []
+    for name in ("a", "b", "c"):
+        clips.append(tmp_path / f"{name}.mp4")
+        shutil.copy(face_clip, clips[-1])
+    real_write, threads = core.reports.write_reports, []
+
+    def write(result, out_dir, **kw):
+        threads.append(threading.current_thread().name)
+        if out_dir.name == "b":
+            raise OutputError(out_dir / "report.pdf", "disk full (test)")
+        return real_write(result, out_dir, **kw)
+
+    monkeypatch.setattr(core.reports, "write_reports", write)
+    out = tmp_path / "out"
+    code, stdout, err = run(capsys, *clips, "--out", out, "--model", tiny_model_path, "--frames", "2",
+                            "--format", "json", "--quiet", "--no-cache")
+    assert code == 1
+    verdicts = [l for l in stdout.splitlines() if "a.mp4" in l or "c.mp4" in l]
+    assert [("a.mp4" in l) for l in verdicts] == [True, False]
+    assert "b.mp4" not in stdout and "disk full (test)" in err and str(out / "b") in err
+    assert (out / "a" / "report.json").is_file() and (out / "c" / "report.json").is_file()
+    assert len(threads) == 3 and all(t.startswith("reports") for t in threads)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.common.atomic import ensure_output_dir
@@ -147,6 +148,15 @@ def headline_line(result, report_dir: Path) -> str:
             f"{state} -> {report_dir}")
 
 
+def _failure(e: Exception, video: Path, report_dir: Path, stage: str) -> str:
+    """The error line for one video: ours as they are, an OS error as the report folder's, anything else a bug."""
+    if isinstance(e, CaddmError):
+        return f"error: {e}"
+    if isinstance(e, OSError):
+        return f"error: {OutputError(report_dir, f'cannot write reports ({e.strerror or e})')}"
+    return f"error: {video}: {stage} failed ({type(e).__name__}: {e}); please report this"
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_threads()  # before anything loads torch
     parser = build_parser()
@@ -228,43 +238,63 @@ def main(argv: list[str] | None = None) -> int:
         for note in case_file.notices:
             print(f"note: {note}", file=sys.stderr)
 
-    failed, first = bool(problems), True
-    for video, report_dir in zip(videos, _out_dirs(videos, out)):
+    def write(result, report_dir: Path, video: Path) -> dict:
+        with VideoReader(video) as reader:
+            return write_reports(result, report_dir, formats=formats, frame_source=reader.read_frame)
+
+    def finish(job) -> bool:
+        """Wait for a video's reports, record them in the case, print its verdict line; True if it failed."""
+        future, video, report_dir, result, record = job
         try:
-            info = probe_video(video)
-            bar = ProgressBar(video.name, enabled=not args.quiet)
-            started = utc_now() if case_file else None
-            startup = since_start_s() if first else None
-            first = False
-            result, cached = analyze_cached(video, predictor, options, cache, progress=bar, info=info,
-                                            reference=reference, startup_s=startup)
-            if case_file:  # the report then shows the case's review and audit summary
-                cached_review = result.review
-                result, record = case_file.record_run(video, info, result, cached, started)
-                if cached and review_import_plan(result.review, cached_review)[0]:
-                    print(f"note: the cached result of {video} holds review work the case lacks: caddm-case "
-                          f"import-cache {args.case} {video} offers it", file=sys.stderr)
-            else:
-                result.case = case
-            report_dir.mkdir(parents=True, exist_ok=True)
-            with VideoReader(video) as reader:
-                written = write_reports(result, report_dir, formats=formats, frame_source=reader.read_frame)
+            written = future.result()
             if case_file:
                 case_file.record_exports(record.item, record.id, written)
-            print(headline_line(result, report_dir), flush=True)
-            for t in result.tracks if reference is not None else []:
-                if t.identity is not None and t.identity.verdict is not None:
-                    print(f"        identity, track {t.track}: {t.identity.verdict} (median distance to the "
-                          f"reference {t.identity.median:.3f}, {t.identity.n} described faces)", flush=True)
-        except CaddmError as e:
-            print(f"error: {e}", file=sys.stderr)
-            failed = True
-        except OSError as e:
-            print(f"error: {OutputError(report_dir, f'cannot write reports ({e.strerror or e})')}", file=sys.stderr)
-            failed = True
         except Exception as e:  # noqa: BLE001 - a bug must not stop the other videos or show a trace
-            print(f"error: {video}: analysis failed ({type(e).__name__}: {e}); please report this", file=sys.stderr)
-            failed = True
+            print(_failure(e, video, report_dir, "reports"), file=sys.stderr)
+            return True
+        print(headline_line(result, report_dir), flush=True)
+        for t in result.tracks if reference is not None else []:
+            if t.identity is not None and t.identity.verdict is not None:
+                print(f"        identity, track {t.track}: {t.identity.verdict} (median distance to the "
+                      f"reference {t.identity.median:.3f}, {t.identity.n} described faces)", flush=True)
+        return False
+
+    # A video's reports are written on one background thread while the next video is analysed (the PDF alone takes
+    # about a second); verdict lines, case records and errors still come in the order of the videos.
+    failed, first, pending = bool(problems), True, None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reports") as reports:
+        for video, report_dir in zip(videos, _out_dirs(videos, out)):
+            try:
+                info = probe_video(video)
+                bar = ProgressBar(video.name, enabled=not args.quiet)
+                started = utc_now() if case_file else None
+                startup = since_start_s() if first else None
+                first = False
+                result, cached = analyze_cached(video, predictor, options, cache, progress=bar, info=info,
+                                                reference=reference, startup_s=startup)
+                record = None
+                if case_file:  # the report then shows the case's review and audit summary
+                    cached_review = result.review
+                    result, record = case_file.record_run(video, info, result, cached, started)
+                    if cached and review_import_plan(result.review, cached_review)[0]:
+                        print(f"note: the cached result of {video} holds review work the case lacks: caddm-case "
+                              f"import-cache {args.case} {video} offers it", file=sys.stderr)
+                else:
+                    result.case = case
+                report_dir.mkdir(parents=True, exist_ok=True)
+                job = (reports.submit(write, result, report_dir, video), video, report_dir, result, record)
+            except Exception as e:  # noqa: BLE001 - a bug must not stop the other videos or show a trace
+                job, error = None, _failure(e, video, report_dir, "analysis")
+            else:
+                error = None
+            if pending is not None:
+                failed = finish(pending) or failed
+            pending = job
+            if error:
+                print(error, file=sys.stderr)
+                failed = True
+        if pending is not None:
+            failed = finish(pending) or failed
     if case_file:
         case_file.close()
     return 1 if failed else 0
