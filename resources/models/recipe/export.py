@@ -5,7 +5,7 @@
 
 `--heldout`: the JSON `bench/heldout_eval.py --out` wrote for this checkpoint: its calibrated threshold and the
 rates at it go into the card's `calibration` (the threshold the app and caddm-analyze use by default), its per-group
-AUCs into `metrics.heldout`.
+AUCs into `metrics.heldout`, the frame score's stability (noise, shift) into `metrics.stability`.
 
 With fp16 (weight tensors in half precision), the copy ships only if P(fake) stays within 1e-3 of the fp32 weights
 on the held-out test faces of the index (aligned as at test time); prints the largest difference and the file size.
@@ -56,6 +56,9 @@ def with_calibration(card: dict, heldout: dict, sha256: str) -> dict:
     metrics = dict(card.get("metrics", {}))
     metrics["heldout"] = {g: {"video_auc": round(e["auc"], 4), "caught": round(e["caught"], 4),
                               "fakes": e["fakes"], "reals": e["reals"]} for g, e in heldout["groups"].items()}
+    if "stability" in heldout:  # the frame score's change under invisible noise and a one-pixel shift
+        metrics["stability"] = {k: {"mean": round(v["mean"], 4), "p99": round(v["p99"], 4), "frames": v["n"]}
+                                for k, v in heldout["stability"].items()}
     card["metrics"] = metrics
     return card
 
